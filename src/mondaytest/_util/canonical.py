@@ -1,0 +1,92 @@
+"""Canonical JSON in Monday's restricted profile.
+
+The profile: objects with ASCII string keys, strings, booleans, null, integers with
+``|n| < 2**53`` and arrays. No floats: decimals travel as strings. In this profile the compact,
+sorted ``json.dumps`` output equals RFC 8785 (JCS), so the bytes are canonical and any JCS
+implementation reproduces them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from mondaytest.errors import InputError
+
+__all__ = ["MAX_SAFE_INT", "ProfileError", "canonical_json", "check_profile", "to_profile"]
+
+MAX_SAFE_INT = 2**53 - 1
+
+
+class ProfileError(InputError):
+    """A value is outside the restricted JSON profile."""
+
+
+def check_profile(value: Any, path: str = "$") -> None:
+    """Raise :class:`ProfileError` naming the first place where ``value`` leaves the profile."""
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INT:
+            raise ProfileError(
+                f"integer {value} is outside ±(2^53-1)",
+                field=path,
+                hint="store large numbers as decimal strings",
+            )
+        return
+    if isinstance(value, float):
+        raise ProfileError(
+            f"float {value!r} is not allowed",
+            field=path,
+            hint='write decimals as strings, e.g. "0.85"',
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ProfileError(f"object key {key!r} is not a string", field=path)
+            if not key.isascii():
+                raise ProfileError(
+                    f"object key {key!r} is not ASCII", field=path, hint="use ASCII keys"
+                )
+            check_profile(item, f"{path}.{key}")
+        return
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        for i, item in enumerate(value):
+            check_profile(item, f"{path}[{i}]")
+        return
+    raise ProfileError(
+        f"value of type {type(value).__name__} is not JSON", field=path, hint="use str/int/bool"
+    )
+
+
+def to_profile(value: Any) -> Any:
+    """Convert plain Python data into the profile: floats and Decimals become decimal strings.
+
+    Tuples become lists; other values pass through unchanged (and are checked later).
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return _decimal_str(Decimal(repr(value)))
+    if isinstance(value, Decimal):
+        return _decimal_str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_profile(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_profile(v) for v in value]
+    return value
+
+
+def _decimal_str(d: Decimal) -> str:
+    text = format(d.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def canonical_json(value: Any) -> bytes:
+    """Return the canonical bytes of ``value``; raise :class:`ProfileError` outside the profile."""
+    check_profile(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
