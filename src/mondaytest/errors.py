@@ -82,7 +82,7 @@ class ConfigError(InputError):
     """The contract (``monday.yaml`` and its includes) is invalid (exit 2)."""
 
 
-class CheckFailed(MondayError):
+class CheckFailed(MondayError):  # noqa: N818 (reads as a verdict)
     """What was checked does not hold: gate failed, tampering found, below the level (exit 1)."""
 
     exit_code = 1

@@ -12,6 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from mondaytest import __version__
 from mondaytest.cli import audit as audit_cli
@@ -72,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         state.err_console().print("aborted")
         return 3
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code or 0)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
+    except TyperException as exc:  # usage errors: unknown option, bad argument, …
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            state.err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    except Exception as exc:
         if state.DEBUG:
             raise
         state.err_console().print(

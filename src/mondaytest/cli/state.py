@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 
 from rich.console import Console
 
@@ -13,7 +13,7 @@ __all__ = ["DEBUG", "OutputFormat", "console", "err_console", "plain"]
 DEBUG = False
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command renders data."""
 
     text = "text"
@@ -33,7 +33,10 @@ def console() -> Console:
     """The stdout console (plain when piped or in CI)."""
     is_plain = plain()
     return Console(
-        no_color=is_plain, force_terminal=False if is_plain else None, highlight=False, width=None if not is_plain else 200
+        no_color=is_plain,
+        force_terminal=False if is_plain else None,
+        highlight=False,
+        width=None if not is_plain else 200,
     )
 
 

@@ -1,0 +1,47 @@
+"""Git provenance of a contract: commit and dirty flag of the repository that holds it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["GitInfo", "git_info"]
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """Where in version control a file stands; ``commit`` is None outside a repository."""
+
+    commit: str | None
+    dirty: bool
+    branch: str | None = None
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    exe = shutil.which("git")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [exe, "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_info(directory: Path) -> GitInfo:
+    """Commit, dirty flag and branch of the git repository containing ``directory``."""
+    commit = _git(directory, "rev-parse", "--verify", "-q", "HEAD")
+    if commit is None:
+        inside = _git(directory, "rev-parse", "--is-inside-work-tree") == "true"
+        return GitInfo(commit=None, dirty=inside)
+    status = _git(directory, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+    branch = _git(directory, "rev-parse", "--abbrev-ref", "HEAD")
+    return GitInfo(commit=commit, dirty=bool(status), branch=branch)
