@@ -290,14 +290,14 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> DocPath:
     """Map a pydantic error location onto the document (dropping union tags and the like)."""
     out: list[str | int] = []
     node = data
-    for part in loc:
+    for n, part in enumerate(loc):
         if (isinstance(node, dict) and isinstance(part, str) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         ):
             out.append(part)
             node = node[part]  # type: ignore[index]
-        elif isinstance(node, dict) and isinstance(part, str):
-            out.append(part)  # a missing or unknown key: keep it for the message
+        elif isinstance(node, dict) and isinstance(part, str) and n == len(loc) - 1:
+            out.append(part)  # a missing key: keep it for the message
             node = None
         # otherwise: a union tag or validator name; skip
     return tuple(out)

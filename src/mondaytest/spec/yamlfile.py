@@ -32,7 +32,7 @@ __all__ = [
 
 MAX_FILE_BYTES = 1024 * 1024
 """Largest contract file accepted (1 MiB); a contract is a few KiB."""
-MAX_NODES = 200_000
+MAX_NODES = 50_000
 """Most values a document may expand to, aliases included."""
 
 DocPath = tuple[str | int, ...]
