@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded default (SQLite, no server needed).
-# A newcomer's tour: scaffold a governed project, check its contract, show it resolved.
+# A newcomer's tour of a governed AI system (examples/claims-triage), in a scratch copy.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-monday="$here/.venv/bin/monday"
+export PATH="$here/.venv/bin:$PATH"
 work="$(mktemp -d "${TMPDIR:-/tmp}/monday-demo.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-export CI="${CI:-true}"   # plain output, so the demo reads the same in a terminal and a log
+export CI="${CI:-true}"   # plain output: the demo reads the same in a terminal and in a log
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; }
 
-step "1. monday init: scaffold a governed project"
-"$monday" init "$work/claims-triage"
+step "1. monday init: scaffold a new governed project (it validates as written)"
+monday init "$work/new-project" | tail -n 3
+
+cp -r "$here/examples/claims-triage" "$work/claims-triage"
 cd "$work/claims-triage"
 
-step "2. monday spec validate: the contract holds"
-"$monday" spec validate
+step "2. monday spec validate: the claims-triage contract holds"
+monday spec validate
 
-step "3. a broken contract is refused with FILE:LINE:COL and a fix"
-sed 's/risk: limited/risk: extreme/' monday.yaml > broken.yaml
-if "$monday" spec validate broken.yaml; then echo "unexpected: broken contract accepted"; exit 1
+step "3. a broken contract is refused with FILE:LINE:COL and how to fix it"
+sed -e 's/risk: high/risk: extreme/' -e 's/handoff_window: P90D/handoff_windw: P90D/' \
+  monday.yaml > broken.yaml
+if monday spec validate broken.yaml; then echo "unexpected: broken contract accepted"; exit 1
 else echo "(exit $? as expected)"; fi
 rm broken.yaml
 
-step "4. monday spec show: the resolved contract, its digest and git provenance"
-"$monday" spec show | tail -n 25
+step "4. monday spec show: the contract resolved, its digest and provenance"
+monday spec show --format json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p, s = d["provenance"], d["spec"]
+print("system   ", s["system"]["name"], "(risk:", s["system"]["risk"] + ")")
+print("cutover  ", s["cutover"], "+", s["handoff_window"], "handoff window")
+print("failures ", ", ".join(f["id"] + " " + f["severity"] for f in s["failure_modes"]))
+print("digest   ", p["digest"])'
 
 printf '\nDemo done.\n'

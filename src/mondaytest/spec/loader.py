@@ -337,6 +337,26 @@ def _fields_at(path: DocPath) -> list[str]:
     return sorted(names)
 
 
+_HINTS = {
+    "literal_error": "use one of the values listed",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+    "string_type": "write a string (quote it if it looks like a number or date)",
+    "string_pattern_mismatch": "see docs/spec-reference.md for the expected form",
+    "string_too_short": "it may not be empty",
+    "too_short": "add at least the required number of entries",
+    "list_type": "write a list, e.g. [a, b] or one '- item' per line",
+    "dict_type": "write a mapping of key: value pairs",
+    "model_type": "write a mapping of key: value pairs",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "union_tag_invalid": "use one of the kinds listed",
+}
+
+
 def _from_validation(
     exc: ValidationError, data: dict[str, Any], positions: Positions, shown: str
 ) -> list[ConfigError]:
@@ -364,6 +384,7 @@ def _from_validation(
             loc = _nearest(positions, path[:-1], shown)
         else:
             loc = _nearest(positions, path, shown)
+            hint = _HINTS.get(kind)
             if "datetime" in kind or kind == "timezone_aware":
                 hint = "write ISO 8601 with a time zone, e.g. 2026-12-07T09:00:00+00:00"
         if (path, msg) in seen:
