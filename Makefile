@@ -8,9 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint typecheck pytest bench bench-quick docs docs-check install services clean
 
 $(STAMP): requirements.lock pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@PYTHON=$(PYTHON) bash scripts/bootstrap.sh
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -23,8 +21,8 @@ demo: $(STAMP)
 test: $(STAMP) services lint typecheck docs-check pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

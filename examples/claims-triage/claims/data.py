@@ -7,16 +7,24 @@ from typing import Any
 
 TEMPLATES = {
     "fast_track": [
-        "minor scratch on rear bumper", "windscreen glass chipped by stone", "small dent in door",
-        "phone screen cracked", "bike stolen from shed with police report",
+        "minor scratch on rear bumper",
+        "windscreen glass chipped by stone",
+        "small dent in door",
+        "phone screen cracked",
+        "bike stolen from shed with police report",
     ],
     "standard": [
-        "water leak from roof after storm", "laptop stolen police report attached",
-        "hospital visit after minor injury", "flood damage to kitchen", "fire in garage",
+        "water leak from roof after storm",
+        "laptop stolen police report attached",
+        "hospital visit after minor injury",
+        "flood damage to kitchen",
+        "fire in garage",
     ],
     "fraud_review": [
-        "total loss urgent cash payment overseas", "jewellery stolen no receipt urgent",
-        "wire transfer overseas urgent total loss", "cash claim no police report urgent",
+        "total loss urgent cash payment overseas",
+        "jewellery stolen no receipt urgent",
+        "wire transfer overseas urgent total loss",
+        "cash claim no police report urgent",
         "stolen phone overseas no receipt",
     ],
 }
@@ -33,8 +41,9 @@ def make_claim(rng: random.Random, label: str) -> dict[str, Any]:
         "standard": rng.lognormvariate(8.0, 0.7),
         "fraud_review": rng.lognormvariate(9.2, 0.9),
     }[label]
-    channel = rng.choices(["web", "phone", "agent"],
-                          weights=[6, 3, 1] if label != "fraud_review" else [3, 5, 2])[0]
+    channel = rng.choices(
+        ["web", "phone", "agent"], weights=[6, 3, 1] if label != "fraud_review" else [3, 5, 2]
+    )[0]
     return {"claim_amount": round(amount, 2), "channel": channel, "description": text}
 
 

@@ -9,9 +9,35 @@ from typing import Any
 LABELS = ("fast_track", "standard", "fraud_review")
 CHANNELS = ("web", "phone", "agent")
 VOCAB = (
-    "minor", "scratch", "windscreen", "glass", "dent", "theft", "stolen", "fire", "flood",
-    "injury", "hospital", "cash", "urgent", "overseas", "total", "loss", "wire", "no", "receipt",
-    "police", "report", "water", "leak", "roof", "storm", "bike", "phone", "laptop", "jewellery",
+    "minor",
+    "scratch",
+    "windscreen",
+    "glass",
+    "dent",
+    "theft",
+    "stolen",
+    "fire",
+    "flood",
+    "injury",
+    "hospital",
+    "cash",
+    "urgent",
+    "overseas",
+    "total",
+    "loss",
+    "wire",
+    "no",
+    "receipt",
+    "police",
+    "report",
+    "water",
+    "leak",
+    "roof",
+    "storm",
+    "bike",
+    "phone",
+    "laptop",
+    "jewellery",
 )
 _WORD = re.compile(r"[a-z]+")
 

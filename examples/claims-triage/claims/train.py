@@ -18,8 +18,12 @@ from claims.features import LABELS, featurize
 HERE = Path(__file__).resolve().parent
 
 
-def train(rows: list[tuple[dict[str, object], str]], mask: np.ndarray | None = None,
-          epochs: int = 400, lr: float = 0.5) -> np.ndarray:
+def train(
+    rows: list[tuple[dict[str, object], str]],
+    mask: np.ndarray | None = None,
+    epochs: int = 400,
+    lr: float = 0.5,
+) -> np.ndarray:
     """Fit weights (features x labels) by full-batch gradient descent on cross-entropy."""
     x = np.array([featurize(c) for c, _ in rows])
     if mask is not None:
