@@ -159,7 +159,7 @@ def peek_checkpoint(note: bytes) -> Checkpoint:
 
 
 def open_checkpoint(
-    note: bytes, verifiers: Iterable[NoteVerifier], *, origin: str | None = None
+    note_bytes: bytes, verifiers: Iterable[NoteVerifier], *, origin: str | None = None
 ) -> Checkpoint:
     """Verify a signed checkpoint and return it with its verified signatures.
 
@@ -168,7 +168,7 @@ def open_checkpoint(
     With ``origin``, the checkpoint must be for that log (:class:`OriginMismatch` otherwise).
     Witness quorum policy is left to the caller (see :attr:`Checkpoint.cosignatures`).
     """
-    opened = open_note(note, verifiers)
+    opened = open_note(note_bytes, verifiers)
     cp = parse_checkpoint(opened.text)
     if origin is not None and cp.origin != origin:
         raise OriginMismatch(
@@ -184,4 +184,6 @@ def open_checkpoint(
             f"checkpoint for {cp.origin!r} carries no valid signature by the log's own key",
             hint=f"only {names} verified; trust the log's vkey (named after its origin)",
         )
-    return Checkpoint(cp.origin, cp.size, cp.root, cp.extensions, opened.signatures, bytes(note))
+    return Checkpoint(
+        cp.origin, cp.size, cp.root, cp.extensions, opened.signatures, bytes(note_bytes)
+    )

@@ -366,8 +366,8 @@ def _is_count(value: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
-    """The root that ``proof`` implies for ``leaf`` at ``index`` in a tree of ``size``.
+def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` implies for ``leaf_hash`` at ``index`` in a tree of ``size``.
 
     Raises :class:`ProofError` when the proof is malformed for that index and size.
     """
@@ -375,9 +375,9 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
         raise ProofError(f"leaf index {index!r} and tree size {size!r} must be non-negative")
     if index >= size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")
-    _check_verify_hash(leaf, "leaf hash")
+    _check_verify_hash(leaf_hash, "leaf hash")
     _check_proof_hashes(proof)
-    fn, sn, r = index, size - 1, bytes(leaf)
+    fn, sn, r = index, size - 1, bytes(leaf_hash)
     for p in proof:
         if sn == 0:
             raise ProofError(
@@ -403,24 +403,26 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
-    """Check that ``leaf`` is at ``index`` in the tree of ``size`` with ``root``.
+    """Check that ``leaf_hash`` is at ``index`` in the tree of ``size`` with ``root``.
 
     Raises :class:`ProofError` saying what does not hold.
     """
     _check_verify_hash(root, "root hash")
-    computed = root_from_inclusion(leaf, index, size, proof)
+    computed = root_from_inclusion(leaf_hash, index, size, proof)
     if computed != root:
         raise ProofError(
             f"inclusion proof for index {index} does not lead to the root of the tree of {size}"
         )
 
 
-def inclusion_ok(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
+def inclusion_ok(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
     """:func:`verify_inclusion` as a boolean."""
     try:
-        verify_inclusion(leaf, index, size, proof, root)
+        verify_inclusion(leaf_hash, index, size, proof, root)
     except ProofError:
         return False
     return True
