@@ -407,7 +407,10 @@ def verify_inclusion(
 ) -> None:
     """Check that ``leaf_hash`` is at ``index`` in the tree of ``size`` with ``root``.
 
-    Raises :class:`ProofError` saying what does not hold.
+    Raises :class:`ProofError` saying what does not hold. As in every RFC 9162 verifier, the
+    proof binds the leaf, the index and the root; the tree size is bound only through the
+    root (a proof can be well-formed for several sizes, always implying the same root). So
+    take ``size`` and ``root`` together from one verified checkpoint.
     """
     _check_verify_hash(root, "root hash")
     computed = root_from_inclusion(leaf_hash, index, size, proof)
