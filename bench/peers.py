@@ -61,18 +61,49 @@ def peer_version(name: str) -> str:
     return out.stdout.strip()
 
 
+OFFLINE_ENV: dict[str, str] = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "DEEPEVAL_TELEMETRY_OPT_OUT": "YES",
+    "DEEPEVAL_UPDATE_WARNING_OPT_IN": "NO",
+    "DEEPEVAL_NO_INSPECT_PROMPT": "1",
+    "ERROR_REPORTING": "NO",
+    "INSPECT_DISPLAY": "none",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+"""Set for every peer run: no telemetry, no hub look-ups, no prompts. (``INSPECT_TELEMETRY`` is
+*not* a switch: inspect-ai reads it as the module path of a user hook, and "0" crashes it.)"""
+
+_DROP = ("PYTHONPATH", "INSPECT_TELEMETRY", "INSPECT_API_KEY_OVERRIDE", "VIRTUAL_ENV")
+
+
+def offline_env() -> dict[str, str]:
+    """The environment a peer runs in: ours minus Python paths, plus :data:`OFFLINE_ENV`."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    for key, value in OFFLINE_ENV.items():
+        env.setdefault(key, value)
+    return env
+
+
+def try_peer(name: str) -> tuple[Path | None, str]:
+    """``(python, version)`` of a ready peer, or ``(None, reason)`` when it cannot be set up
+    (no registry access, a failed install): the bench then reports the peer as missing."""
+    try:
+        return peer_python(name), peer_version(name)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+
+
 def run_json(python: Path | str, script: Path | str, *args: str, timeout: float = 1800) -> Any:
     """Run ``script`` under ``python``; its last stdout line is one JSON value, returned."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
-    env.setdefault("INSPECT_TELEMETRY", "0")
     done = subprocess.run(
         [str(python), str(script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=offline_env(),
         check=False,
     )
     if done.returncode != 0:
