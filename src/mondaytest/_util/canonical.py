@@ -26,6 +26,38 @@ class ProfileError(InputError):
 
 def check_profile(value: Any, path: str = "$") -> None:
     """Raise :class:`ProfileError` naming the first place where ``value`` leaves the profile."""
+    # Fast path: walk the common types without building paths; on any doubt, redo the walk
+    # slowly to name the offending place.
+    if not _fast_ok(value):
+        _check_slow(value, path)
+
+
+def _fast_ok(value: Any) -> bool:
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+                continue
+            return False
+        if t is dict:
+            for k, item in v.items():
+                if type(k) is not str or not k.isascii():
+                    return False
+                push(item)
+            continue
+        if t is list or t is tuple:
+            stack.extend(v)
+            continue
+        return False
+    return True
+
+
+def _check_slow(value: Any, path: str) -> None:
     if value is None or isinstance(value, bool | str):
         return
     if isinstance(value, int):
@@ -50,11 +82,11 @@ def check_profile(value: Any, path: str = "$") -> None:
                 raise ProfileError(
                     f"object key {key!r} is not ASCII", field=path, hint="use ASCII keys"
                 )
-            check_profile(item, f"{path}.{key}")
+            _check_slow(item, f"{path}.{key}")
         return
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         for i, item in enumerate(value):
-            check_profile(item, f"{path}[{i}]")
+            _check_slow(item, f"{path}[{i}]")
         return
     raise ProfileError(
         f"value of type {type(value).__name__} is not JSON", field=path, hint="use str/int/bool"
@@ -84,9 +116,16 @@ def _decimal_str(d: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    """Return the canonical bytes of ``value``; raise :class:`ProfileError` outside the profile."""
+    """Return the canonical bytes of ``value``; raise :class:`ProfileError` outside the profile.
+
+    A string that is not valid Unicode (a lone surrogate) is refused too.
+    """
     check_profile(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProfileError("a string is not valid UTF-8 (lone surrogate)") from None

@@ -1,9 +1,591 @@
-"""`monday audit` commands."""
+"""``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log.
+
+Every command only parses its input, calls :mod:`mondaytest.audit` and renders. The store is
+the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from mondaytest.audit import AuditLog, LogConfig, open_log
+from mondaytest.audit.entries import Entry, decode_entry
+from mondaytest.audit.store import open_store, resolve_store_url
+from mondaytest.cli import state
+from mondaytest.cli.state import OutputFormat
+from mondaytest.errors import ConfigError, InputError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="audit commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="The signed audit log: keys, appends, checkpoints, receipts, verification.",
+    no_args_is_help=True,
+)
+
+SpecOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec", help="Contract file (default: ./monday.yaml or a parent's).", show_default=False
+    ),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL (overrides audit.store and MONDAY_DATABASE_URL).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+VkeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vkey",
+        help="Trusted log key (C2SP vkey); repeatable. Default: audit.vkey of the contract.",
+        show_default=False,
+    ),
+]
+CheckpointOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--checkpoint",
+        help="A checkpoint saved elsewhere to check the store against; repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _config(spec: Path | None, store: str | None) -> LogConfig:
+    from mondaytest.spec import load_spec
+
+    return LogConfig.from_spec(load_spec(spec), store=store)
+
+
+def _open(spec: Path | None, store: str | None, *, readonly: bool = False) -> AuditLog:
+    return open_log(_config(spec, store), readonly=readonly)
+
+
+def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | None) -> LogConfig:
+    """Config for verification: ``--vkey`` keys (their name is the origin) and ``--store``
+    need no contract; otherwise the contract supplies what is missing."""
+    trusted = _parse_vkeys(vkeys) if vkeys else []
+    if trusted and store is not None and spec is None:
+        return LogConfig(
+            origin=trusted[0].name,
+            store_url=resolve_store_url(None, store),
+            vkey=vkeys[0] if vkeys else None,
+            extra_vkeys=tuple(vkeys[1:]) if vkeys else (),
+        )
+    try:
+        config = _config(spec, store)
+    except ConfigError as exc:
+        if spec is None and exc.location is None:
+            raise ConfigError(
+                exc.message, hint="pass --spec, or verify offline with --vkey VKEY --store URL"
+            ) from None
+        raise
+    if vkeys:
+        config = replace(config, vkey=vkeys[0], extra_vkeys=tuple(vkeys[1:]))
+    if not config.vkey:
+        raise InputError(
+            "no trusted key to verify against",
+            hint="pass --vkey, or record audit.vkey with `monday audit keygen`",
+        )
+    return config
+
+
+def _parse_vkeys(vkeys: list[str]) -> list[Any]:
+    from mondaytest.audit.note import NoteError, parse_vkey
+
+    out = []
+    for text in vkeys:
+        try:
+            out.append(parse_vkey(text))
+        except NoteError as exc:
+            raise InputError(f"--vkey {text!r}: {exc.message}", hint=exc.hint) from None
+    return out
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def _write_out(path: Path | None, data: bytes) -> None:
+    if path is None or str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, sort_keys=True, ensure_ascii=False))
+
+
+# --- keygen ---------------------------------------------------------------------------------
+
+
+@app.command("keygen")
+def keygen_cmd(
+    spec: SpecOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the key here instead (no contract needed).", show_default=False
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            "--origin",
+            help="Key name (the log origin) when there is no contract.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
+) -> None:
+    """Create the log key (Ed25519, 0600, git-ignored); print its vkey, record it in monday.yaml."""
+    from mondaytest.audit.keygen import keygen
+
+    err = state.err_console()
+    if out is not None:
+        if origin is None:
+            raise InputError("--out needs --origin (the log origin names the key)")
+        result = keygen(
+            origin=origin,
+            key_ref=f"file:{out.resolve()}",
+            base_dir=Path.cwd(),
+            spec_path=None,
+            recorded_vkey=None,
+            force=force,
+        )
+    else:
+        from mondaytest.spec import load_spec
+
+        loaded = load_spec(spec)
+        section = loaded.model.audit
+        if origin is not None and origin != section.origin:
+            raise InputError(
+                f"--origin {origin!r} differs from audit.origin {section.origin!r}",
+                hint="drop --origin inside a governed project",
+            )
+        result = keygen(
+            origin=section.origin,
+            key_ref=section.key,
+            base_dir=loaded.root_dir,
+            spec_path=loaded.path,
+            recorded_vkey=section.vkey,
+            force=force,
+        )
+        if result.recorded:
+            err.print(f"recorded the vkey in {loaded.path.name} (audit.vkey)")
+    err.print(
+        f"{'wrote' if result.created else 'kept the existing'} key {result.key_path} (mode 0600"
+        + (f", ignored by git via {result.ignored_by})" if result.ignored_by else ")")
+    )
+    typer.echo(result.vkey)
+
+
+# --- append ---------------------------------------------------------------------------------
+
+
+@app.command("append")
+def append_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    durability: Annotated[
+        str,
+        typer.Option("--durability", help="sequenced (committed) or published (checkpointed)."),
+    ] = "sequenced",
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Append entries from JSON lines on stdin ({"kind": ..., "payload": {...}}); print indexes."""
+    from mondaytest.audit.ingest import drafts_from_lines
+
+    if durability not in ("sequenced", "published"):
+        raise InputError("--durability must be sequenced or published")
+    with _open(spec, store) as log:
+        drafts = drafts_from_lines(sys.stdin.buffer, log.draft)
+        indexes = log.append_drafts(
+            drafts, "published" if durability == "published" else "sequenced"
+        )
+    if fmt is OutputFormat.json:
+        _emit_json({"indexes": indexes})
+    else:
+        for idx in indexes:
+            typer.echo(str(idx))
+    state.err_console().print(f"appended {len(indexes)} entr{'y' if len(indexes) == 1 else 'ies'}")
+
+
+# --- checkpoint, receipt --------------------------------------------------------------------
+
+
+@app.command("checkpoint")
+def checkpoint_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write the note here.", show_default=False)
+    ] = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Verify the tree and publish a fresh signed checkpoint; print it."""
+    import base64
+
+    with _open(spec, store) as log:
+        cp = log.checkpoint()
+    if fmt is OutputFormat.json:
+        _emit_json(
+            {
+                "seq": cp.seq,
+                "size": cp.size,
+                "root": base64.b64encode(cp.root).decode(),
+                "note": cp.note.decode(),
+            }
+        )
+    elif out is not None:
+        _write_out(out, cp.note)
+        state.err_console().print(f"checkpoint #{cp.seq} (size {cp.size}) written to {out}")
+    else:
+        _write_out(None, cp.note)
+
+
+@app.command("receipt")
+def receipt_cmd(
+    target: Annotated[
+        str, typer.Argument(help="Entry index or entry/decision id.", metavar="INDEX|ID")
+    ],
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Receipt file (.tlog-proof).", show_default=False),
+    ] = None,
+    no_entry: Annotated[
+        bool, typer.Option("--no-entry", help="Leave the entry out (the verifier needs --entry).")
+    ] = False,
+) -> None:
+    """Write a C2SP tlog-proof receipt for one entry (to stdout without -o)."""
+    with _open(spec, store) as log:
+        data = log.receipt(target, include_entry=not no_entry)
+    _write_out(out, data)
+    if out is not None:
+        state.err_console().print(f"receipt written to {out} ({len(data)} bytes)")
+
+
+# --- verify, fsck, consistency --------------------------------------------------------------
+
+
+def _saved_checkpoints(config: LogConfig, files: list[Path] | None) -> list[tuple[str, bytes]]:
+    from mondaytest.audit.witness import witnessed_checkpoint
+
+    saved = [(str(p), _read(p, "checkpoint")) for p in files or []]
+    witnessed = witnessed_checkpoint(config.base_dir / config.witness_dir, config.origin)
+    if witnessed is not None:
+        saved.append(witnessed)
+    return saved
+
+
+def _run_fsck(config: LogConfig, files: list[Path] | None, fmt: OutputFormat, verb: str) -> None:
+    import base64
+
+    from mondaytest.audit.verify import fsck
+
+    handle = open_store(config.store_url, base_dir=config.base_dir)
+    try:
+        report = fsck(
+            handle,
+            config.verifiers(),
+            origin=config.origin,
+            saved=_saved_checkpoints(config, files),
+        )
+    finally:
+        handle.close()
+    if fmt is OutputFormat.json:
+        _emit_json(
+            {
+                "ok": report.ok,
+                "origin": report.origin,
+                "size": report.size,
+                "checkpoints": report.checkpoints,
+                "saved_checkpoints": report.saved,
+                "root": base64.b64encode(report.root or b"").decode(),
+                "first_bad_index": report.first_bad,
+                "problems": [{"index": f.index, "message": f.message} for f in report.findings],
+            }
+        )
+    else:
+        out = state.console()
+        if report.ok:
+            out.print(
+                f"✓ {verb}: {report.size} entries of {report.origin} recomputed; "
+                f"{report.checkpoints} signed checkpoint(s) and {report.saved} saved "
+                f"checkpoint(s) match; root {base64.b64encode(report.root or b'').decode()}"
+            )
+        else:
+            for f in report.findings[:20]:
+                out.print(f"✗ {f.message}", markup=False)
+            if len(report.findings) > 20 or report.truncated:
+                out.print("… more problems not shown")
+    report.raise_for_problems()
+
+
+@app.command("fsck")
+def fsck_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    vkey: VkeyOpt = None,
+    checkpoint: CheckpointOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Recompute the whole log from its entries; exit 1 naming the first bad index."""
+    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "fsck")
+
+
+@app.command("verify")
+def verify_cmd(
+    receipt: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A .tlog-proof receipt; without it the whole store is verified.",
+            show_default=False,
+        ),
+    ] = None,
+    entry: Annotated[
+        Path | None,
+        typer.Option(
+            "--entry",
+            help="The logged entry's exact bytes (if the receipt lacks them).",
+            show_default=False,
+        ),
+    ] = None,
+    tiles: Annotated[
+        Path | None,
+        typer.Option(
+            "--tiles", help="Verify an exported tiles directory instead.", show_default=False
+        ),
+    ] = None,
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    vkey: VkeyOpt = None,
+    checkpoint: CheckpointOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Verify offline, against a vkey: a receipt, an exported tiles directory, or a whole store."""
+    import base64
+
+    if receipt is not None:
+        from mondaytest.audit.verify import verify_receipt_bytes
+
+        trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
+        ok = verify_receipt_bytes(
+            _read(receipt, "receipt"),
+            trusted,
+            entry=_read(entry, "entry") if entry else None,
+        )
+        what: dict[str, Any] = {
+            "ok": True,
+            "index": ok.index,
+            "origin": ok.checkpoint.origin,
+            "size": ok.checkpoint.size,
+            "root": base64.b64encode(ok.checkpoint.root).decode(),
+            "signed_by": [f"{s.name}+{s.key_id.hex()}" for s in ok.checkpoint.log_signatures],
+            "cosignatures": len(ok.checkpoint.cosignatures),
+        }
+        leaf = entry.read_bytes() if entry else ok.extra
+        described = ""
+        if leaf is not None:
+            try:
+                e = decode_entry(leaf)
+                what["entry"] = {"type": e.type, "kind": e.kind, "id": e.id, "ts": e.ts}
+                described = f" ({e.kind} {e.id} at {e.ts})"
+            except InputError:
+                pass
+        if fmt is OutputFormat.json:
+            _emit_json(what)
+        else:
+            state.console().print(
+                f"✓ entry {ok.index}{described} is in log {ok.checkpoint.origin} at size "
+                f"{ok.checkpoint.size} (root {what['root']}), checkpoint signed by "
+                f"{', '.join(what['signed_by'])}"
+                + (
+                    f", {what['cosignatures']} witness cosignature(s)"
+                    if what["cosignatures"]
+                    else ""
+                ),
+                markup=False,
+            )
+        return
+    if tiles is not None:
+        from mondaytest.audit.tiles import verify_tiles_dir
+
+        trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
+        cp = verify_tiles_dir(tiles, trusted)
+        if fmt is OutputFormat.json:
+            _emit_json(
+                {
+                    "ok": True,
+                    "origin": cp.origin,
+                    "size": cp.size,
+                    "root": base64.b64encode(cp.root).decode(),
+                }
+            )
+        else:
+            state.console().print(
+                f"✓ tiles in {tiles}: {cp.size} entries of {cp.origin} match their tiles and the "
+                f"signed checkpoint (root {base64.b64encode(cp.root).decode()})",
+                markup=False,
+            )
+        return
+    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified")
+
+
+@app.command("consistency")
+def consistency_cmd(
+    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    vkey: VkeyOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Prove that checkpoint OLD is a prefix of checkpoint NEW (append-only in between)."""
+    import base64
+
+    from mondaytest.audit.verify import check_consistency
+
+    config = _offline_config(spec, store, vkey)
+    handle = open_store(config.store_url, base_dir=config.base_dir)
+    try:
+        a, b, proof = check_consistency(
+            _read(old, "checkpoint"),
+            _read(new, "checkpoint"),
+            config.verifiers(),
+            handle,
+            origin=config.origin,
+        )
+    finally:
+        handle.close()
+    if fmt is OutputFormat.json:
+        _emit_json(
+            {
+                "ok": True,
+                "old_size": a.size,
+                "new_size": b.size,
+                "proof": [base64.b64encode(h).decode() for h in proof],
+            }
+        )
+    else:
+        state.console().print(
+            f"✓ the log of size {a.size} is a prefix of the log of size {b.size} "
+            f"({len(proof)}-hash consistency proof verified; both checkpoints signed)"
+        )
+
+
+# --- export, log ----------------------------------------------------------------------------
+
+
+@app.command("export")
+def export_cmd(
+    tiles: Annotated[Path, typer.Option("--tiles", help="Directory to write (C2SP tlog-tiles).")],
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write a static C2SP tlog-tiles directory of the log at its latest checkpoint."""
+    from mondaytest.audit.export import export_store
+
+    with _open(spec, store, readonly=True) as log:
+        cp, files = export_store(log, tiles)
+    state.console().print(
+        f"exported {cp.size} entries ({files} files) to {tiles}; "
+        f"check it with `monday audit verify --tiles {tiles}`"
+    )
+
+
+def _entry_line(e: Entry) -> str:
+    if e.type == "decision":
+        outcome = e.payload.get("outcome", {})
+        detail = f"{e.payload.get('decision')} → {json.dumps(outcome, ensure_ascii=False)}"
+        detail += f"  config_idx={e.config_idx}"
+    else:
+        detail = json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
+        if len(detail) > 120:
+            detail = detail[:117] + "…"
+    return f"{e.idx:>8}  {e.ts}  {e.kind:<16} {detail}"
+
+
+@app.command("log")
+def log_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    n: Annotated[int, typer.Option("-n", "--limit", help="How many entries (newest).", min=1)] = 20,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only this kind (decision for decisions).", show_default=False),
+    ] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option(
+            "--grep", help="Only entries whose bytes contain this text.", show_default=False
+        ),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Show the newest entries, optionally of one kind or containing some text."""
+    with _open(spec, store, readonly=True) as log:
+        entries = log.tail(n, kind=kind, text=grep)
+    if fmt is OutputFormat.json:
+        for e in entries:
+            typer.echo(e.raw.decode("utf-8"))
+        return
+    out = state.console()
+    if not entries:
+        state.err_console().print("no matching entries")
+    for e in entries:
+        out.print(_entry_line(e), markup=False)
+
+
+@app.command("witness")
+def witness_cmd(
+    commit: Annotated[
+        Path | None,
+        typer.Option(
+            "--commit",
+            help="Witness directory in the repository (default: audit.witness.dir).",
+            show_default=False,
+        ),
+    ] = None,
+    no_git: Annotated[
+        bool, typer.Option("--no-git", help="Write the file but do not git-commit it.")
+    ] = False,
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """CI as witness: move the saved checkpoint forward only along a verified consistency proof."""
+    from mondaytest.audit.witness import witness
+
+    config = _offline_config(spec, store, None)
+    directory = commit if commit is not None else config.base_dir / config.witness_dir
+    handle = open_store(config.store_url, base_dir=config.base_dir)
+    try:
+        result = witness(handle, config.verifiers(), config.origin, directory, commit=not no_git)
+    finally:
+        handle.close()
+    before = f"size {result.previous.size}" if result.previous else "nothing"
+    state.console().print(
+        f"✓ witnessed {config.origin} at size {result.current.size} (was {before}); "
+        f"saved {result.path}" + (" and committed it" if result.committed else "")
+    )

@@ -1,0 +1,741 @@
+"""Log entries: the ``monday.audit/v1`` envelope and the registry of entry kinds.
+
+Every leaf of the log is one entry: a JSON object in Monday's restricted profile (see
+:mod:`mondaytest._util.canonical`), at most :data:`MAX_ENTRY_BYTES` of canonical bytes.
+
+There are two entry types:
+
+``decision``
+    one model decision that touched a customer. Its payload is :class:`DecisionPayload`, and
+    its envelope carries ``config_idx``: the index of the last *configuration* state change in
+    force when the decision was sequenced.
+
+``state_change``
+    a change of state somewhere in the governed system. Its ``kind`` names a registered payload
+    model (``model_version``, ``waiver``, ``erasure``, …) and its envelope says whether the kind
+    is *configuration* (``"config": true``): model versions, guardrail configs, waivers,
+    prompts and thresholds are; access, page and incident entries are not.
+
+The envelope::
+
+    {"v": "monday.audit/v1", "type": "state_change", "kind": "model_version", "config": true,
+     "idx": 41873, "log": "<origin>", "id": "<uuidv7>", "ts": "2026-11-26T09:47:12.123456Z",
+     "actor": "tok:…", "payload": {…}}
+
+``idx`` and ``config_idx`` are filled in by the store inside its write transaction, so they are
+always the true position in the tree and the true configuration in force, even when several
+processes append at once. Entries never carry raw personal data: subjects and reviewers are
+tokens, inputs and outputs salted commitments (see :mod:`mondaytest.audit.vault`).
+
+Domains register their own kinds with :func:`register_kind`; the kinds listed in
+ARCHITECTURE.md are pre-registered here with small payload models a domain may replace
+(``replace=True``) with a richer one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from mondaytest._util.canonical import ProfileError, canonical_json, check_profile
+from mondaytest.errors import InputError
+
+__all__ = [
+    "ENTRY_SCHEMA",
+    "MAX_ENTRY_BYTES",
+    "AccessPayload",
+    "DecisionPayload",
+    "DrillPayload",
+    "Entry",
+    "EntryDraft",
+    "EntryFormatError",
+    "ErasurePayload",
+    "EvalGatePayload",
+    "FailOpenPayload",
+    "GuardrailConfigPayload",
+    "GuardrailResult",
+    "IncidentPayload",
+    "KeyRotationPayload",
+    "KindInfo",
+    "LogGenesisPayload",
+    "ModelRef",
+    "ModelVersionPayload",
+    "OncallOverridePayload",
+    "PagePayload",
+    "Payload",
+    "PromptPayload",
+    "ReadinessPayload",
+    "RetentionPayload",
+    "SpecRef",
+    "ThresholdPayload",
+    "WaiverPayload",
+    "decode_entry",
+    "draft_decision",
+    "draft_state_change",
+    "encode_entry",
+    "is_config_kind",
+    "kind_info",
+    "kinds",
+    "register_kind",
+    "utc_timestamp",
+]
+
+ENTRY_SCHEMA = "monday.audit/v1"
+"""The schema id in every entry's ``v`` field."""
+
+MAX_ENTRY_BYTES = 65535
+"""Largest canonical entry: tlog-tiles entry bundles prefix each entry with a uint16 length."""
+
+_SEQUENCE_RESERVE = 48
+"""Bytes kept free at submission for the ``idx`` and ``config_idx`` the store adds later."""
+
+
+class Payload(BaseModel):
+    """Base of every payload model: strict types, unknown fields refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------------------------
+
+
+class SpecRef(Payload):
+    """Which contract governed the decision."""
+
+    commit: str | None = None
+    """Git commit of the repository holding monday.yaml."""
+    digest: str | None = None
+    """``sha256:<hex>`` of the loaded contract."""
+
+
+class ModelRef(Payload):
+    """Which model made the decision."""
+
+    id: str
+    """Model id, as named in the contract."""
+    version: str
+    """Model version string."""
+    digest: str | None = None
+    """``sha256:<hex>`` of the model artefact, when known."""
+
+
+class GuardrailResult(Payload):
+    """The outcome of one guardrail on this decision."""
+
+    id: str
+    """Guardrail id (``pii``, ``pii@3``)."""
+    result: str
+    """``pass``, ``redacted``, ``block``, ``error`` …"""
+
+
+class DecisionPayload(Payload):
+    """One customer-touching decision: operational facts, tokens and commitments only."""
+
+    decision: str
+    """The decision point's id in the contract (``triage``)."""
+    system: str | None = None
+    """The governed system's name."""
+    env: str | None = None
+    """Deployment environment (``prod``)."""
+    spec: SpecRef | None = None
+    """The contract in force."""
+    model: ModelRef | None = None
+    """The model that decided."""
+    guardrails: list[GuardrailResult] = Field(default_factory=list)
+    """Guardrail outcomes, in the order they ran."""
+    subject: str | None = Field(default=None, pattern=r"^tok:[A-Za-z0-9_-]+$")
+    """The data subject as a random token (``tok:…``), never an identifier."""
+    input: str | None = Field(default=None, pattern=r"^c:[A-Za-z0-9+/=_-]+$")
+    """Salted commitment to the input (``c:…``); the raw value lives in the vault."""
+    output: str | None = Field(default=None, pattern=r"^c:[A-Za-z0-9+/=_-]+$")
+    """Salted commitment to the output (``c:…``)."""
+    outcome: dict[str, JsonValue] = Field(default_factory=dict)
+    """The decision's non-personal result, e.g. ``{"code": "refer", "human_review": true}``."""
+    reviewer: str | None = Field(default=None, pattern=r"^tok:[A-Za-z0-9_-]+$")
+    """The human reviewer as a token, if one reviewed."""
+    vault: str | None = None
+    """Opaque reference to the vault record holding raw values."""
+    latency_ms: int | None = None
+    """End-to-end latency of the decision in milliseconds."""
+
+
+# --------------------------------------------------------------------------------------------
+# State-change payloads (core kinds and minimal models for the domains' kinds)
+# --------------------------------------------------------------------------------------------
+
+
+class LogGenesisPayload(Payload):
+    """Entry 0 of every log: what the log is and how it is governed."""
+
+    origin: str
+    """The log's origin (checkpoint first line)."""
+    vkey: str | None = None
+    """The verifier key the log signs with."""
+    spec: SpecRef | None = None
+    """The contract that created the log."""
+    retention: str | None = None
+    """Retention policy in force (ISO 8601 duration)."""
+
+
+class KeyRotationPayload(Payload):
+    """The log's signing key changes (planned rotation; dual-signed window)."""
+
+    phase: Literal["start", "finish"]
+    """``start``: checkpoints are signed by both keys; ``finish``: only the new key signs."""
+    old_vkey: str
+    """The key being retired."""
+    new_vkey: str
+    """The key taking over."""
+    reason: str | None = None
+    """Why (``scheduled``, ``compromise`` …)."""
+
+
+class ErasurePayload(Payload):
+    """Vault material of one subject was erased (GDPR Art. 17); the leaf holds no personal data."""
+
+    subject: str = Field(pattern=r"^tok:[A-Za-z0-9_-]+$")
+    """The subject's token."""
+    scope: str = "all"
+    """What was erased (``all`` or a record reference)."""
+    legal_basis_ref: str | None = None
+    """Reference to the request or legal basis (ticket id), not its content."""
+    records: int = 0
+    """How many vault records were destroyed."""
+
+
+class RetentionPayload(Payload):
+    """Retention was enforced: entries below ``min_index`` are no longer served."""
+
+    policy: str
+    """Retention policy (ISO 8601 duration)."""
+    min_index: int
+    """New minimum index served (tlog-tiles pruning)."""
+    expired_records: int = 0
+    """Vault records shredded by this run."""
+
+
+class AccessPayload(Payload):
+    """Someone read vault material or exported the log."""
+
+    purpose: str
+    """Why (``dsar``, ``regulator``, ``debug`` …)."""
+    record: str | None = None
+    """What was read (vault reference or entry index)."""
+    via: str | None = None
+    """Which surface (``cli``, ``server``)."""
+
+
+class ModelVersionPayload(Payload):
+    """A new model version goes into service."""
+
+    model: str
+    """Model id."""
+    version: str
+    """The new version."""
+    digest: str | None = None
+    """``sha256:<hex>`` of the artefact."""
+    previous: str | None = None
+    """The version it replaces."""
+    eval_gate_idx: int | None = None
+    """Index of the ``eval_gate`` entry that approved it."""
+    approval: str | None = None
+    """Change request or PR that approved it."""
+
+
+class GuardrailConfigPayload(Payload):
+    """A guardrail's configuration changed."""
+
+    guardrail: str
+    """Guardrail id."""
+    digest: str
+    """``sha256:<hex>`` of the new configuration."""
+    before: str | None = None
+    """Digest of the configuration it replaces."""
+    approval: str | None = None
+    """Change request or PR that approved it."""
+
+
+class WaiverPayload(Payload):
+    """A waiver was granted or revoked."""
+
+    action: Literal["grant", "revoke"]
+    """Grant or revoke."""
+    target: str
+    """What is waived (``guardrail:pii``, ``eval:triage/label``)."""
+    reason: str
+    """Why."""
+    approver: str
+    """Who approved (person id or token)."""
+    expires: str | None = None
+    """When the waiver lapses (RFC 3339)."""
+    signature: str | None = None
+    """Approver's signature over the waiver, when signed."""
+
+
+class PromptPayload(Payload):
+    """A prompt template changed."""
+
+    prompt: str
+    """Prompt name."""
+    digest: str
+    """``sha256:<hex>`` of the new template."""
+    before: str | None = None
+    """Digest it replaces."""
+
+
+class ThresholdPayload(Payload):
+    """A decision threshold changed."""
+
+    name: str
+    """Threshold name."""
+    value: str
+    """New value as a decimal string (no floats in entries)."""
+    before: str | None = None
+    """Previous value."""
+
+
+class EvalGatePayload(Payload):
+    """The verdict of an eval gate run."""
+
+    suite: str
+    """Suite name."""
+    run: str
+    """Run id."""
+    result: Literal["pass", "fail", "inconclusive", "error"]
+    """Gate verdict."""
+    report: str | None = None
+    """``sha256:<hex>`` of ``run.json``."""
+    spec: SpecRef | None = None
+    """Contract in force."""
+
+
+class FailOpenPayload(Payload):
+    """Decisions went ahead without their audit records (``fail_mode: open``)."""
+
+    reason: str
+    """The error that stopped the writes."""
+    lost: int
+    """How many entries could not be written."""
+    since: str
+    """First failure (RFC 3339)."""
+    until: str
+    """When writing worked again (RFC 3339)."""
+
+
+class PagePayload(Payload):
+    """Someone was paged."""
+
+    page: str
+    """Page id."""
+    severity: str
+    """Severity (``P1`` …)."""
+    target: str
+    """Who or which rotation was notified."""
+    drill: bool = False
+    """True when part of a drill."""
+
+
+class IncidentPayload(Payload):
+    """An incident changed state."""
+
+    incident: str
+    """Incident id."""
+    state: str
+    """New state (``open``, ``acknowledged``, ``resolved`` …)."""
+    severity: str | None = None
+    """Severity."""
+
+
+class OncallOverridePayload(Payload):
+    """An on-call shift was overridden."""
+
+    rotation: str
+    """Rotation name."""
+    who: str
+    """Person taking the shift."""
+    start: str
+    """Start (RFC 3339)."""
+    end: str
+    """End (RFC 3339)."""
+    reason: str | None = None
+    """Why."""
+
+
+class DrillPayload(Payload):
+    """A drill ran."""
+
+    scenario: str
+    """Scenario id."""
+    run: str
+    """Run id."""
+    result: str
+    """Outcome."""
+
+
+class ReadinessPayload(Payload):
+    """A readiness verdict was recorded."""
+
+    verdict: str
+    """``production`` or ``rehearsal`` …"""
+    report: str | None = None
+    """``sha256:<hex>`` of the report."""
+
+
+# --------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """A registered state-change kind."""
+
+    name: str
+    """Kind name as written in entries."""
+    model: type[Payload]
+    """The payload model."""
+    config: bool
+    """True when the kind is configuration a decision runs under."""
+    doc: str
+    """One line on what the kind records."""
+
+
+_REGISTRY: dict[str, KindInfo] = {}
+
+
+def register_kind(
+    name: str, payload_model: type[Payload], *, config: bool, replace: bool = False
+) -> KindInfo:
+    """Register a state-change kind and its payload model.
+
+    ``config=True`` marks configuration (a decision's ``config_idx`` may point at it). Use
+    ``replace=True`` to swap in a richer model for a kind pre-registered here.
+    """
+    if not name.isascii() or not name.replace("_", "").isalnum() or not name.islower():
+        raise ValueError(f"kind name {name!r} must be lower-case ASCII letters, digits and '_'")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"entry kind {name!r} is already registered (pass replace=True)")
+    if not (isinstance(payload_model, type) and issubclass(payload_model, BaseModel)):
+        raise TypeError("payload_model must be a pydantic model class")
+    doc = (payload_model.__doc__ or "").strip().splitlines()[0] if payload_model.__doc__ else ""
+    info = KindInfo(name=name, model=payload_model, config=config, doc=doc)
+    _REGISTRY[name] = info
+    return info
+
+
+def kinds() -> dict[str, KindInfo]:
+    """All registered kinds, by name."""
+    return dict(_REGISTRY)
+
+
+def kind_info(name: str) -> KindInfo:
+    """The registered kind ``name``; :class:`InputError` naming the known kinds otherwise."""
+    info = _REGISTRY.get(name)
+    if info is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise InputError(
+            f"unknown entry kind {name!r}",
+            hint=f"known kinds: {known}; a domain registers its own with register_kind()",
+            field="kind",
+        )
+    return info
+
+
+def is_config_kind(name: str) -> bool:
+    """True when ``name`` is a registered configuration kind."""
+    info = _REGISTRY.get(name)
+    return info is not None and info.config
+
+
+for _name, _model, _config in (
+    ("log_genesis", LogGenesisPayload, True),
+    ("key_rotation", KeyRotationPayload, False),
+    ("erasure", ErasurePayload, False),
+    ("retention", RetentionPayload, False),
+    ("access", AccessPayload, False),
+    ("model_version", ModelVersionPayload, True),
+    ("guardrail_config", GuardrailConfigPayload, True),
+    ("waiver", WaiverPayload, True),
+    ("prompt", PromptPayload, True),
+    ("threshold", ThresholdPayload, True),
+    ("eval_gate", EvalGatePayload, False),
+    ("fail_open", FailOpenPayload, False),
+    ("page", PagePayload, False),
+    ("incident", IncidentPayload, False),
+    ("oncall_override", OncallOverridePayload, False),
+    ("drill", DrillPayload, False),
+    ("readiness", ReadinessPayload, False),
+):
+    register_kind(_name, _model, config=_config)
+
+
+# --------------------------------------------------------------------------------------------
+# Drafts, encoding, decoding
+# --------------------------------------------------------------------------------------------
+
+
+def utc_timestamp(now: float | None = None) -> str:
+    """RFC 3339 UTC timestamp with microseconds and a ``Z``."""
+    micros = time.time_ns() // 1000 if now is None else round(now * 1_000_000)
+    seconds, frac = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"
+
+
+def _uuid7() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 68) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """An entry validated and ready to sequence: everything but ``idx`` and ``config_idx``.
+
+    ``fields`` is in the restricted profile; ``_parts`` holds its members already encoded,
+    split where ``config_idx`` and ``idx`` sort, so the store only splices those two in inside
+    its write transaction.
+    """
+
+    fields: dict[str, Any]
+    """The envelope without ``idx``/``config_idx``."""
+    is_decision: bool
+    """True for a decision (the store fills ``config_idx``)."""
+    is_config: bool
+    """True for a configuration state change (the store records its index)."""
+    _parts: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+    @property
+    def entry_id(self) -> str:
+        """The entry's id (UUIDv7 unless the caller gave one)."""
+        return str(self.fields["id"])
+
+    def finish(self, idx: int, config_idx: int | None) -> bytes:
+        """The final canonical bytes at position ``idx``."""
+        before, middle, after = self._parts
+        members = [before] if before else []
+        if self.is_decision:
+            members.append(
+                b'"config_idx":%s' % (b"null" if config_idx is None else b"%d" % config_idx)
+            )
+        if middle:
+            members.append(middle)
+        members.append(b'"idx":%d' % idx)
+        if after:
+            members.append(after)
+        return b"{" + b",".join(members) + b"}"
+
+
+def _members(fields: dict[str, Any]) -> bytes:
+    return _JSON.encode(fields).encode("utf-8")[1:-1] if fields else b""
+
+
+def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """Members sorting before ``config_idx``, between it and ``idx``, and after ``idx``."""
+    if "idx" in fields or "config_idx" in fields:
+        raise ProfileError("idx and config_idx are assigned by the store, not the caller")
+    before = {k: v for k, v in fields.items() if k < "config_idx"}
+    middle = {k: v for k, v in fields.items() if "config_idx" < k < "idx"}
+    after = {k: v for k, v in fields.items() if k > "idx"}
+    return _members(before), _members(middle), _members(after)
+
+
+def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, what: str) -> Any:
+    if isinstance(payload, BaseModel):
+        if not isinstance(payload, model):
+            raise InputError(
+                f"{what}: payload is a {type(payload).__name__}, expected {model.__name__}",
+                field="payload",
+            )
+        obj = payload
+    else:
+        if not isinstance(payload, Mapping):
+            raise InputError(
+                f"{what}: payload must be a JSON object, got {type(payload).__name__}",
+                field="payload",
+            )
+        try:
+            obj = model.model_validate(dict(payload))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise InputError(
+                f"{what}: {first['msg']}",
+                field=f"payload.{loc}" if loc else "payload",
+                hint=f"see the fields of {model.__name__}",
+            ) from None
+    return obj.model_dump(mode="json", exclude_none=True)
+
+
+def _envelope(
+    entry_type: str,
+    payload: Any,
+    *,
+    origin: str,
+    actor: str | None,
+    entry_id: str | None,
+    ts: str | None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "v": ENTRY_SCHEMA,
+        "type": entry_type,
+        "log": origin,
+        "id": entry_id or _uuid7(),
+        "ts": ts or utc_timestamp(),
+        "payload": payload,
+    }
+    if actor is not None:
+        fields["actor"] = actor
+    return fields
+
+
+def _check_draft(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    try:
+        check_profile(fields)
+        parts = _encode_parts(fields)
+    except ProfileError as exc:
+        field = exc.field.replace("$.", "", 1) if exc.field else None
+        raise ProfileError(exc.message, hint=exc.hint, field=field) from None
+    except UnicodeEncodeError:
+        raise ProfileError("a string is not valid UTF-8 (lone surrogate)") from None
+    size = sum(len(m) + 1 for m in parts) + 1
+    if size + _SEQUENCE_RESERVE > MAX_ENTRY_BYTES:
+        raise ProfileError(
+            f"entry is {size} bytes; at most {MAX_ENTRY_BYTES - _SEQUENCE_RESERVE} fit a leaf",
+            hint="keep large values in the vault and put their commitment in the entry",
+        )
+    return parts
+
+
+def draft_state_change(
+    kind: str,
+    payload: Mapping[str, Any] | Payload,
+    *,
+    origin: str,
+    actor: str | None = None,
+    entry_id: str | None = None,
+    ts: str | None = None,
+) -> EntryDraft:
+    """Validate a state change of a registered ``kind`` and return it ready to sequence."""
+    info = kind_info(kind)
+    body = _payload_dict(info.model, payload, kind)
+    fields = _envelope("state_change", body, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
+    fields["kind"] = kind
+    fields["config"] = info.config
+    parts = _check_draft(fields)
+    return EntryDraft(fields=fields, is_decision=False, is_config=info.config, _parts=parts)
+
+
+def draft_decision(
+    payload: Mapping[str, Any] | Payload,
+    *,
+    origin: str,
+    actor: str | None = None,
+    entry_id: str | None = None,
+    ts: str | None = None,
+) -> EntryDraft:
+    """Validate a decision and return it ready to sequence."""
+    body = _payload_dict(DecisionPayload, payload, "decision")
+    fields = _envelope("decision", body, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
+    parts = _check_draft(fields)
+    return EntryDraft(fields=fields, is_decision=True, is_config=False, _parts=parts)
+
+
+def encode_entry(fields: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of a complete entry (profile-checked; raises :class:`ProfileError`)."""
+    body = canonical_json(fields)
+    if len(body) > MAX_ENTRY_BYTES:
+        raise ProfileError(f"entry is {len(body)} bytes; at most {MAX_ENTRY_BYTES} fit a leaf")
+    return body
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A sequenced entry read back from the log."""
+
+    idx: int
+    """Position in the tree."""
+    type: Literal["decision", "state_change"]
+    """Entry type."""
+    kind: str
+    """Kind of a state change; ``decision`` for decisions."""
+    id: str
+    """Entry id (UUIDv7 unless the caller gave one)."""
+    ts: str
+    """When the caller recorded it (RFC 3339 UTC; writer-asserted)."""
+    payload: dict[str, Any]
+    """The payload object."""
+    fields: dict[str, Any]
+    """The whole envelope as decoded."""
+    raw: bytes
+    """The exact leaf bytes."""
+
+    @property
+    def config_idx(self) -> int | None:
+        """For a decision, the index of the configuration in force."""
+        value = self.fields.get("config_idx")
+        return value if isinstance(value, int) else None
+
+    @property
+    def is_config(self) -> bool:
+        """True for a configuration state change."""
+        return self.fields.get("config") is True
+
+
+class EntryFormatError(InputError):
+    """Leaf bytes that are not a valid ``monday.audit/v1`` entry."""
+
+
+def decode_entry(raw: bytes) -> Entry:
+    """Parse leaf bytes into an :class:`Entry`; :class:`EntryFormatError` if they are not one."""
+    try:
+        fields = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EntryFormatError(f"leaf is not JSON: {exc}") from None
+    if not isinstance(fields, dict):
+        raise EntryFormatError("leaf is not a JSON object")
+    if fields.get("v") != ENTRY_SCHEMA:
+        raise EntryFormatError(f"leaf schema is {fields.get('v')!r}, expected {ENTRY_SCHEMA!r}")
+    etype = fields.get("type")
+    idx = fields.get("idx")
+    payload = fields.get("payload")
+    if etype not in ("decision", "state_change"):
+        raise EntryFormatError(f"unknown entry type {etype!r}")
+    if not isinstance(idx, int) or isinstance(idx, bool):
+        raise EntryFormatError("leaf has no integer idx")
+    if not isinstance(payload, dict):
+        raise EntryFormatError("leaf has no payload object")
+    kind = "decision" if etype == "decision" else fields.get("kind")
+    if not isinstance(kind, str):
+        raise EntryFormatError("state change has no kind")
+    try:
+        check_profile(fields)
+    except ProfileError as exc:
+        raise EntryFormatError(f"leaf is outside the JSON profile: {exc}") from None
+    return Entry(
+        idx=idx,
+        type=etype,
+        kind=kind,
+        id=str(fields.get("id", "")),
+        ts=str(fields.get("ts", "")),
+        payload=payload,
+        fields=fields,
+        raw=raw,
+    )

@@ -1,0 +1,183 @@
+"""``monday audit keygen``: make the log key, keep it out of git, record its vkey in the contract.
+
+The vkey is written into ``monday.yaml`` as one inserted (or replaced) line under ``audit:``,
+found with ruamel.yaml's round-trip positions, so every other byte of the file — comments,
+quoting, indentation — stays as the person wrote it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mondaytest.audit.keys import (
+    check_signer_matches,
+    generate_key_file,
+    load_signer,
+    parse_key_ref,
+)
+from mondaytest.errors import ConfigError, InputError
+
+__all__ = ["KeygenResult", "ensure_gitignored", "keygen", "record_vkey"]
+
+
+@dataclass(frozen=True)
+class KeygenResult:
+    """What :func:`keygen` did."""
+
+    vkey: str
+    """The verifier key (public)."""
+    key_path: Path
+    """Where the private key is."""
+    created: bool
+    """False when an existing key was reused."""
+    recorded: bool
+    """True when the vkey was written into the contract."""
+    ignored_by: str | None
+    """How the key file is kept out of git (``.gitignore`` rule), None outside a repository."""
+
+
+def keygen(
+    *,
+    origin: str,
+    key_ref: str,
+    base_dir: Path,
+    spec_path: Path | None,
+    recorded_vkey: str | None,
+    force: bool = False,
+) -> KeygenResult:
+    """Create (or reuse) the key of ``origin`` and record its vkey in ``spec_path``."""
+    ref = parse_key_ref(key_ref, base_dir)
+    if ref.kind != "file":
+        raise InputError(
+            f"audit.key is {key_ref}; keygen writes key files",
+            hint="run `monday audit keygen --out FILE`, then put the file's content in "
+            f"${ref.target}",
+        )
+    path = Path(ref.target)
+    created = False
+    if path.exists() and not force:
+        signer = load_signer(f"file:{path}")
+        if signer.name != origin:
+            raise ConfigError(
+                f"the existing key {path} is named {signer.name!r}, not the origin {origin!r}",
+                hint="move it away, or pass --force to replace it",
+            )
+    else:
+        signer = generate_key_file(path, origin, overwrite=force)
+        created = True
+    vkey = signer.vkey
+    recorded = False
+    if spec_path is not None:
+        if recorded_vkey is not None and recorded_vkey != vkey and not created:
+            check_signer_matches(signer, recorded_vkey)
+        if recorded_vkey != vkey:
+            record_vkey(spec_path, vkey)
+            recorded = True
+    return KeygenResult(
+        vkey=vkey,
+        key_path=path,
+        created=created,
+        recorded=recorded,
+        ignored_by=ensure_gitignored(path),
+    )
+
+
+def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def ensure_gitignored(path: Path) -> str | None:
+    """Make sure git ignores ``path``: add a rule to the repository's ``.gitignore`` if needed.
+
+    Returns the rule that ignores it, or None outside a git repository.
+    """
+    directory = path.parent
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    if top is None or top.returncode != 0:
+        return None
+    root = Path(top.stdout.strip())
+    check = _git(directory, "check-ignore", "-v", "--no-index", str(path))
+    if check is not None and check.returncode == 0 and check.stdout.strip():
+        return check.stdout.split("\t")[0].strip()
+    rel = path.resolve().relative_to(root.resolve()).parent.as_posix() + "/"
+    gitignore = root / ".gitignore"
+    text = gitignore.read_text("utf-8") if gitignore.exists() else ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    gitignore.write_text(text + f"# Monday: private signing keys, never commit them\n/{rel}\n")
+    return f".gitignore:/{rel}"
+
+
+def record_vkey(spec_path: Path, vkey: str) -> None:
+    """Set ``audit.vkey`` in the contract file, changing only that one line."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from mondaytest.spec.yamlfile import round_trip_yaml
+
+    text = spec_path.read_text("utf-8")
+    doc = round_trip_yaml().load(text)
+    audit = doc.get("audit") if isinstance(doc, CommentedMap) else None
+    if not isinstance(audit, CommentedMap):
+        raise ConfigError(
+            f"{spec_path} has no audit section to record the vkey in",
+            hint=f"add `vkey: {vkey}` under audit: by hand",
+            field="audit",
+        )
+    if audit.fa.flow_style():
+        raise ConfigError(
+            f"the audit section of {spec_path} is written inline ({{…}})",
+            hint=f"add `vkey: {vkey}` to it by hand",
+            field="audit.vkey",
+        )
+    lines = text.splitlines(keepends=True)
+    if "vkey" in audit:
+        line_no, col = audit.lc.key("vkey")
+        old = lines[line_no]
+        comment = ""
+        hash_pos = old.find(" #", col)
+        if hash_pos >= 0:
+            comment = old[hash_pos:].rstrip("\n")
+        eol = "\r\n" if old.endswith("\r\n") else "\n"
+        lines[line_no] = f"{old[:col]}vkey: {vkey}{comment}{eol}"
+    else:
+        keys = list(audit.keys())
+        anchor = "key" if "key" in audit else keys[-1]
+        line_no, col = audit.lc.key(anchor)
+        value = audit[anchor]
+        end = line_no
+        if hasattr(value, "lc"):  # a nested block: insert after its last line
+            end = _last_line(value)
+        eol = "\r\n" if lines[end].endswith("\r\n") else "\n"
+        lines.insert(end + 1, " " * col + f"vkey: {vkey}{eol}")
+    new_text = "".join(lines)
+    check = round_trip_yaml().load(new_text)
+    if check.get("audit", {}).get("vkey") != vkey:  # pragma: no cover - defensive
+        raise ConfigError(f"could not record the vkey in {spec_path}", field="audit.vkey")
+    spec_path.write_text(new_text, encoding="utf-8")
+
+
+def _last_line(node: object) -> int:
+    """The last line (0-based) a ruamel block node spans."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    last = node.lc.line  # type: ignore[attr-defined]
+    if isinstance(node, CommentedMap):
+        for key in node:
+            line, _ = node.lc.key(key)
+            last = max(last, line, _last_line(node[key]) if hasattr(node[key], "lc") else line)
+    elif isinstance(node, CommentedSeq):
+        for i, item in enumerate(node):
+            line, _ = node.lc.item(i)
+            last = max(last, line, _last_line(item) if hasattr(item, "lc") else line)
+    return int(last)

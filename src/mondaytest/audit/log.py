@@ -1,0 +1,503 @@
+"""The public face of the audit log: :func:`open_log` and :class:`AuditLog`.
+
+::
+
+    from mondaytest.audit import open_log
+
+    with open_log("monday.yaml") as log:           # or open_log() for ./monday.yaml
+        log.append("model_version", {"model": "scorer", "version": "2026.11.2"})
+        idx = log.decision({"decision": "triage", "outcome": {"code": "refer"}})
+        receipt = log.receipt(idx)                  # C2SP tlog-proof bytes
+
+Every state change goes through :meth:`AuditLog.append` (a registered kind and its payload);
+every customer-touching decision through :meth:`AuditLog.decision`. What a call waits for is
+the durability (``audit.durability`` in the contract, or per call):
+
+- ``async`` returns at once (None): the entry is queued; a crash loses the queue;
+- ``sequenced`` (default) returns the index once the entry is committed;
+- ``published`` returns the index once a signed checkpoint covers the entry.
+
+With ``fail_mode: closed`` a failed write raises :class:`~mondaytest.errors.StoreError` (no
+decision without its record). With ``fail_mode: open`` the call returns None, the gap is
+counted, and a ``fail_open`` entry records it as soon as writing works again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from mondaytest.audit.entries import (
+    DecisionPayload,
+    Entry,
+    EntryDraft,
+    Payload,
+    decode_entry,
+    draft_decision,
+    draft_state_change,
+    utc_timestamp,
+)
+from mondaytest.audit.keys import check_signer_matches, load_signer
+from mondaytest.audit.merkle import inclusion_proof
+from mondaytest.audit.note import Ed25519Signer, Ed25519Verifier, NoteError, parse_vkey
+from mondaytest.audit.publisher import publish_checkpoint
+from mondaytest.audit.receipt import build_receipt
+from mondaytest.audit.sequencer import Sequencer
+from mondaytest.audit.store import AuditStore, StoredCheckpoint, open_store, resolve_store_url
+from mondaytest.audit.writer import Durability, Writer, WriterSettings
+from mondaytest.errors import ConfigError, InputError, MondayError, StoreError
+
+if TYPE_CHECKING:
+    from mondaytest.spec.audit import AuditSection
+    from mondaytest.spec.loader import LoadedSpec
+
+__all__ = ["AuditLog", "LogConfig", "open_log"]
+
+log = logging.getLogger("mondaytest.audit")
+
+FailMode = Literal["closed", "open"]
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Everything needed to open one log, resolved from the contract (or given directly)."""
+
+    origin: str
+    """The log's origin."""
+    store_url: str
+    """Store URL in force (``--store`` and ``MONDAY_DATABASE_URL`` already applied)."""
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Directory that relative paths (store, key file) resolve against."""
+    key: str | None = None
+    """Signing key reference (``file:PATH`` / ``env:VAR``); None for a read-only log."""
+    vkey: str | None = None
+    """The verifier key the contract records."""
+    extra_vkeys: tuple[str, ...] = ()
+    """More trusted log keys (older keys of a rotated log)."""
+    durability: Durability = "sequenced"
+    """Default durability of appends."""
+    fail_mode: FailMode = "closed"
+    """What a failed write does."""
+    retention: str = "P7Y"
+    """Retention policy (recorded in the genesis entry)."""
+    writer: WriterSettings = field(default_factory=WriterSettings)
+    """Group commit and checkpoint cadence."""
+    spec_digest: str | None = None
+    """Digest of the contract (recorded in the genesis entry)."""
+    spec_commit: str | None = None
+    """Git commit of the contract (recorded in the genesis entry)."""
+    witness_dir: str = ".monday-witness"
+    """CI-as-witness directory (relative to ``base_dir``)."""
+    policy: str | None = None
+    """C2SP tlog-policy file for verification (relative to ``base_dir``)."""
+
+    @classmethod
+    def from_section(
+        cls,
+        section: AuditSection,
+        base_dir: Path,
+        *,
+        store: str | None = None,
+        spec_digest: str | None = None,
+        spec_commit: str | None = None,
+    ) -> LogConfig:
+        """Resolve an ``audit`` section of the contract."""
+        settings = WriterSettings(
+            max_batch=section.batching.max_entries,
+            max_wait=section.batching.max_wait_ms / 1000,
+            checkpoint_interval=section.checkpoints.interval.approx_timedelta().total_seconds(),
+            republish_interval=section.checkpoints.republish.approx_timedelta().total_seconds(),
+        )
+        return cls(
+            origin=section.origin,
+            store_url=resolve_store_url(section.store, store),
+            base_dir=base_dir,
+            key=section.key,
+            vkey=section.vkey,
+            durability=section.durability,
+            fail_mode=section.fail_mode,
+            retention=str(section.retention),
+            writer=settings,
+            spec_digest=spec_digest,
+            spec_commit=spec_commit,
+            witness_dir=section.witness.dir,
+            policy=section.witness.policy,
+        )
+
+    @classmethod
+    def from_spec(cls, spec: LoadedSpec, *, store: str | None = None) -> LogConfig:
+        """Resolve the ``audit`` section of a loaded contract."""
+        from mondaytest.spec.provenance import git_info
+
+        return cls.from_section(
+            spec.model.audit,
+            spec.root_dir,
+            store=store,
+            spec_digest=spec.digest,
+            spec_commit=git_info(spec.root_dir).commit,
+        )
+
+    def verifiers(self) -> list[Ed25519Verifier]:
+        """Trusted log keys: the contract's vkey and any extra (rotated) ones."""
+        out: list[Ed25519Verifier] = []
+        for text in (self.vkey, *self.extra_vkeys):
+            if not text:
+                continue
+            try:
+                out.append(parse_vkey(text))
+            except NoteError as exc:
+                raise ConfigError(
+                    f"vkey {text!r} is malformed: {exc.message}", field="audit.vkey"
+                ) from None
+        return out
+
+
+class AuditLog:
+    """An open audit log: appends go through one writer thread; reads use the store directly.
+
+    Open it with :func:`open_log`; close it (or use ``with``) to commit what is queued and
+    publish a final checkpoint.
+    """
+
+    def __init__(
+        self,
+        config: LogConfig,
+        store: AuditStore,
+        signers: Sequence[Ed25519Signer] = (),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.signers = list(signers)
+        self._writer: Writer | None = None
+        self._writer_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # guards _gap
+        self._gap: tuple[int, str, str] | None = None  # (lost, since, reason) in fail-open mode
+        self._closed = False
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        """The log's origin."""
+        return self.config.origin
+
+    @property
+    def writable(self) -> bool:
+        """True when a signing key is loaded."""
+        return bool(self.signers)
+
+    def verifiers(self) -> list[Ed25519Verifier]:
+        """Keys trusted for this log's checkpoints."""
+        return self.config.verifiers()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _genesis(self) -> EntryDraft:
+        spec: dict[str, str] = {}
+        if self.config.spec_commit:
+            spec["commit"] = self.config.spec_commit
+        if self.config.spec_digest:
+            spec["digest"] = self.config.spec_digest
+        payload: dict[str, Any] = {
+            "origin": self.origin,
+            "vkey": self.signers[0].vkey if self.signers else self.config.vkey,
+            "retention": self.config.retention,
+        }
+        if spec:
+            payload["spec"] = spec
+        return draft_state_change("log_genesis", payload, origin=self.origin)
+
+    def _get_writer(self) -> Writer:
+        if self._closed:
+            raise StoreError("the audit log is closed")
+        if not self.signers:
+            raise ConfigError(
+                "this audit log was opened read-only (no signing key)",
+                hint="set audit.key in monday.yaml (run `monday audit keygen`)",
+                field="audit.key",
+            )
+        with self._writer_lock:
+            if self._writer is None or not self._writer.alive:
+                if self._writer is not None and self._writer.fatal is not None:
+                    raise self._writer.fatal
+                self._writer = Writer(
+                    self.store,
+                    self.origin,
+                    self.signers,
+                    self.config.writer,
+                    genesis=self._genesis,
+                )
+            return self._writer
+
+    def draft(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | Payload,
+        *,
+        actor: str | None = None,
+        entry_id: str | None = None,
+        ts: str | None = None,
+    ) -> EntryDraft:
+        """Validate an entry without writing it (``kind="decision"`` for a decision)."""
+        if kind == "decision":
+            return draft_decision(
+                payload, origin=self.origin, actor=actor, entry_id=entry_id, ts=ts
+            )
+        return draft_state_change(
+            kind, payload, origin=self.origin, actor=actor, entry_id=entry_id, ts=ts
+        )
+
+    def append(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | Payload,
+        *,
+        actor: str | None = None,
+        durability: Durability | None = None,
+    ) -> int | None:
+        """Record a state change of a registered ``kind``; return its index (None if async).
+
+        Raises :class:`~mondaytest.errors.InputError` for an unknown kind or a payload outside
+        its model or the JSON profile — before anything is written.
+        """
+        return self.append_drafts([self.draft(kind, payload, actor=actor)], durability)[0]
+
+    def decision(
+        self,
+        payload: Mapping[str, Any] | DecisionPayload | None = None,
+        *,
+        actor: str | None = None,
+        durability: Durability | None = None,
+        **fields: Any,
+    ) -> int | None:
+        """Record one customer-touching decision; return its index (None if async).
+
+        Pass a :class:`~mondaytest.audit.entries.DecisionPayload`, a mapping, or its fields as
+        keywords (``decision="triage", outcome={"code": "refer"}``). ``config_idx`` is filled in
+        by the store: the last configuration change in force when the decision is sequenced.
+        """
+        body: Mapping[str, Any] | DecisionPayload = payload if payload is not None else fields
+        if payload is not None and fields:
+            raise InputError("pass the decision either as a payload or as keywords, not both")
+        return self.append_drafts([self.draft("decision", body, actor=actor)], durability)[0]
+
+    def append_drafts(
+        self, drafts: Sequence[EntryDraft], durability: Durability | None = None
+    ) -> list[int | None]:
+        """Write validated drafts in order (one group commit when they fit); return indexes."""
+        mode = durability or self.config.durability
+        self._raise_async_error()
+        try:
+            writer = self._get_writer()
+            handles = writer.submit(drafts, mode)
+            if mode == "async":
+                return [None] * len(handles)
+            out: list[int | None] = [h.wait(published=mode == "published") for h in handles]
+        except StoreError as exc:
+            return self._write_failed(exc, len(drafts))
+        self._close_gap()
+        return out
+
+    def _raise_async_error(self) -> None:
+        writer = self._writer
+        error = writer.take_async_error() if writer is not None else None
+        if error is None:
+            return
+        if self.config.fail_mode == "closed":
+            raise error
+        self._write_failed(error, 1)
+
+    def _write_failed(self, exc: MondayError, count: int) -> list[int | None]:
+        if self.config.fail_mode == "closed":
+            raise exc
+        with self._state_lock:
+            lost, since, _ = self._gap or (0, utc_timestamp(), "")
+            self._gap = (lost + count, since, exc.message)
+        log.warning("audit write failed (fail_mode: open, %d lost so far): %s", lost + count, exc)
+        return [None] * count
+
+    def _close_gap(self) -> None:
+        with self._state_lock:
+            gap, self._gap = self._gap, None
+        if gap is None:
+            return
+        lost, since, reason = gap
+        payload = {"reason": reason[:500], "lost": lost, "since": since, "until": utc_timestamp()}
+        try:
+            self._get_writer().submit([self.draft("fail_open", payload)], "sequenced")[0].wait()
+        except StoreError:
+            with self._state_lock:
+                self._gap = (lost, since, reason)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every entry submitted so far is committed."""
+        if self._writer is not None:
+            self._writer.flush(timeout)
+        self._raise_async_error()
+
+    def checkpoint(self) -> StoredCheckpoint:
+        """Commit what is queued, verify the tree and publish a fresh signed checkpoint now."""
+        if not self.signers:
+            raise ConfigError(
+                "cannot sign a checkpoint without the log's key",
+                hint="set audit.key (run `monday audit keygen`)",
+                field="audit.key",
+            )
+        self.flush()
+        if self.store.size() == 0:  # an empty log gets its genesis entry first
+            Sequencer(self.store, self.origin, self._genesis).append([])
+        made = publish_checkpoint(self.store, self.origin, self.signers, republish=True)
+        if made is None:  # pragma: no cover - republish always signs
+            latest = self.store.latest_checkpoint()
+            assert latest is not None
+            return latest
+        return made
+
+    def receipt(self, index_or_id: str | int, *, include_entry: bool = True) -> bytes:
+        """A C2SP ``tlog-proof`` for one entry (by index or id), as bytes.
+
+        It is proved against the newest checkpoint; when none covers the entry yet and the key
+        is loaded, a checkpoint is published first. With ``include_entry`` the entry's bytes
+        ride in the receipt's ``extra`` line, so the receipt verifies on its own.
+        """
+        idx = self.find(index_or_id)
+        cp = self.store.latest_checkpoint()
+        if cp is None or cp.size <= idx:
+            if not self.signers:
+                raise InputError(
+                    f"no checkpoint covers entry {idx} yet",
+                    hint="publish one with `monday audit checkpoint` (needs the key)",
+                )
+            cp = self.checkpoint()
+        row = self.store.entry(idx)
+        if row is None:  # pragma: no cover - find() checked the size
+            raise InputError(f"the log has no entry {idx}")
+        proof = inclusion_proof(idx, cp.size, self.store)
+        return build_receipt(
+            idx, proof, cp.note, leaf=row.body, extra=row.body if include_entry else None
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of entries committed."""
+        return self.store.size()
+
+    def entry(self, idx: int) -> Entry:
+        """The entry at ``idx`` (:class:`InputError` if there is none)."""
+        row = self.store.entry(idx)
+        if row is None:
+            raise InputError(f"the log has no entry {idx} (size {self.store.size()})")
+        return decode_entry(row.body)
+
+    def find(self, index_or_id: str | int) -> int:
+        """Resolve an entry index or an entry/decision id to an index."""
+        if isinstance(index_or_id, int) or (isinstance(index_or_id, str) and index_or_id.isdigit()):
+            idx = int(index_or_id)
+            if idx >= self.store.size():
+                raise InputError(f"the log has no entry {idx} (size {self.store.size()})")
+            return idx
+        found = self.store.find_entry_id(index_or_id)
+        if found is None:
+            raise InputError(
+                f"no entry with id {index_or_id!r}",
+                hint="pass an entry index or the id printed when it was appended",
+            )
+        return found
+
+    def tail(self, n: int = 20, *, kind: str | None = None, text: str | None = None) -> list[Entry]:
+        """The newest ``n`` entries (of one kind, or containing ``text``), oldest first."""
+        rows = self.store.search(kind=kind, text=text, limit=n)
+        return [decode_entry(r.body) for r in reversed(rows)]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The newest stored checkpoint."""
+        return self.store.latest_checkpoint()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit what is queued, publish a final checkpoint and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        writer = self._writer
+        try:
+            if writer is not None:
+                writer.close()
+                self._raise_async_error()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _load_signers(config: LogConfig) -> list[Ed25519Signer]:
+    if config.key is None:
+        return []
+    signer = load_signer(config.key, base_dir=config.base_dir)
+    if config.vkey is None:
+        raise ConfigError(
+            "audit.vkey is not set, so the signing key cannot be checked",
+            hint="run `monday audit keygen` (it records the vkey in monday.yaml)",
+            field="audit.vkey",
+        )
+    check_signer_matches(signer, config.vkey)
+    return [signer]
+
+
+def open_log(
+    spec: LoadedSpec | LogConfig | str | os.PathLike[str] | None = None,
+    *,
+    store: str | None = None,
+    readonly: bool = False,
+    durability: Durability | None = None,
+    writer: WriterSettings | None = None,
+) -> AuditLog:
+    """Open the audit log of a contract.
+
+    ``spec`` is a loaded contract, a path to ``monday.yaml`` (default: the nearest one), or a
+    ready :class:`LogConfig`. ``store`` overrides the store URL (as ``--store`` does;
+    ``MONDAY_DATABASE_URL`` is applied too). ``readonly`` skips loading the signing key. A key
+    that does not match the contract's vkey raises
+    :class:`~mondaytest.audit.keys.KeyMismatch` and nothing is written.
+    """
+    if isinstance(spec, LogConfig):
+        config = spec
+        if store is not None:
+            config = replace(config, store_url=store)
+    else:
+        if spec is None or isinstance(spec, str | os.PathLike):
+            from mondaytest.spec import load_spec
+
+            loaded = load_spec(spec)
+        else:
+            loaded = spec
+        config = LogConfig.from_spec(loaded, store=store)
+    if durability is not None:
+        config = replace(config, durability=durability)
+    if writer is not None:
+        config = replace(config, writer=writer)
+    signers = [] if readonly else _load_signers(config)
+    handle = open_store(config.store_url, base_dir=config.base_dir)
+    try:
+        stored = handle.origin()
+        if stored is not None and stored != config.origin:
+            raise ConfigError(
+                f"the store {config.store_url} holds the log {stored!r}, not {config.origin!r}",
+                hint="one store holds one log: fix audit.origin or audit.store",
+                field="audit.origin",
+            )
+    except BaseException:
+        handle.close()
+        raise
+    return AuditLog(config, handle, signers)

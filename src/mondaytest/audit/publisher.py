@@ -1,0 +1,132 @@
+"""Publishing checkpoints: verify the stored tree, then sign and store a C2SP checkpoint.
+
+Verify-before-sign (the DigiCert Yeti 2022 lesson: a leaf hash one bit off its entry froze a
+CT log for good). Before a checkpoint for size ``N`` is signed, from a consistent read of the
+store:
+
+1. the compact range at the previous checkpoint's size ``M`` is rebuilt from stored nodes and
+   must give that checkpoint's signed root;
+2. every entry in ``[M, N)`` is re-read, its leaf hash recomputed from the stored bytes and
+   compared with the stored leaf hash, and appended to that range;
+3. the resulting root must equal the root read from the stored nodes at ``N``;
+4. a consistency proof ``M → N`` built from the stored nodes must verify between the signed
+   old root and the recomputed new root.
+
+Only then is the checkpoint signed, and it is stored inside a write transaction that checks it
+still extends the latest stored checkpoint (another process may have published meanwhile).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from mondaytest.audit.checkpoint import Checkpoint, sign_checkpoint
+from mondaytest.audit.merkle import (
+    CompactRange,
+    ProofError,
+    consistency_proof,
+    leaf_hash,
+    root_at,
+    verify_consistency,
+)
+from mondaytest.audit.note import NoteSigner
+from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
+from mondaytest.errors import CheckFailed
+
+__all__ = ["IntegrityError", "publish_checkpoint", "verify_extension"]
+
+
+class IntegrityError(CheckFailed):
+    """The stored tree does not match its own entries or its signed checkpoints: nothing is
+    signed, and the log must be investigated (``monday audit fsck``)."""
+
+
+def verify_extension(store: AuditStore, old: StoredCheckpoint | None, size: int) -> bytes:
+    """Check the stored tree from ``old`` (the last signed checkpoint) up to ``size``.
+
+    Returns the recomputed root at ``size``; raises :class:`IntegrityError` naming the first
+    thing that does not hold. Call inside a consistent read (``store.snapshot()``).
+    """
+    old_size = old.size if old is not None else 0
+    if size < old_size:
+        raise IntegrityError(
+            f"the store has {size} entries but checkpoint #{old.seq if old else 0} "
+            f"already covers {old_size}: entries were removed"
+        )
+    tree = CompactRange.from_reader(old_size, store)
+    if old is not None and tree.root() != old.root:
+        raise IntegrityError(
+            f"stored nodes give a different root at size {old_size} than checkpoint #{old.seq}"
+        )
+    expected = old_size
+    for row in store.entries(old_size, size):
+        if row.idx != expected:
+            raise IntegrityError(f"entry {expected} is missing from the store")
+        recomputed = leaf_hash(row.body)
+        if recomputed != row.leaf:
+            raise IntegrityError(
+                f"entry {row.idx}: stored leaf hash does not match the entry's bytes"
+            )
+        tree.append(recomputed)
+        expected += 1
+    if expected != size:
+        raise IntegrityError(f"entry {expected} is missing from the store")
+    new_root = tree.root()
+    if root_at(size, store) != new_root:
+        raise IntegrityError(f"stored nodes give a different root at size {size} than the entries")
+    if old is not None and old_size > 0:
+        try:
+            proof = consistency_proof(old_size, size, store)
+            verify_consistency(old_size, size, proof, old.root, new_root)
+        except ProofError as exc:
+            raise IntegrityError(
+                f"size {size} is not consistent with checkpoint #{old.seq}: {exc.message}"
+            ) from None
+    return new_root
+
+
+def publish_checkpoint(
+    store: AuditStore,
+    origin: str,
+    signers: Sequence[NoteSigner],
+    *,
+    republish: bool = False,
+) -> StoredCheckpoint | None:
+    """Verify the tree and publish a checkpoint of the current size.
+
+    Returns the new checkpoint, or None when the latest stored one already covers the current
+    size and ``republish`` is false. Raises :class:`IntegrityError` instead of signing anything
+    that does not verify.
+    """
+    with store.snapshot():
+        old = store.latest_checkpoint()
+        size = store.size()
+        if old is not None and old.size >= size and not republish:
+            return None
+        if old is not None and old.size == size:
+            root = old.root
+        else:
+            root = verify_extension(store, old, size)
+    note = sign_checkpoint(Checkpoint(origin=origin, size=size, root=root), signers)
+    with store.write() as tx:
+        latest = tx.latest_checkpoint()
+        if latest is not None and (latest.seq != (old.seq if old else 0)):
+            if latest.size > size or (latest.size == size and not republish):
+                return None  # someone published a newer one meanwhile
+            if latest.size == size and latest.root != root:
+                raise IntegrityError(
+                    f"checkpoint #{latest.seq} has another root for size {size}: the log forked"
+                )
+            if 0 < latest.size < size:
+                try:
+                    proof = consistency_proof(latest.size, size, tx)
+                    verify_consistency(latest.size, size, proof, latest.root, root)
+                except ProofError as exc:
+                    raise IntegrityError(
+                        f"size {size} is not consistent with checkpoint #{latest.seq}: "
+                        f"{exc.message}"
+                    ) from None
+        now = time.time()
+        seq = tx.insert_checkpoint(size, root, note, now)
+    return StoredCheckpoint(seq=seq, size=size, root=root, note=note, created_at=now)

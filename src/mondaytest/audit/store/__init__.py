@@ -1,0 +1,61 @@
+"""Audit stores: the :class:`AuditStore` Protocol, and :func:`open_store` to pick one by URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mondaytest.audit.store.interface import (
+    AuditStore,
+    EntryRow,
+    StoredCheckpoint,
+    VaultRecord,
+    WriteTransaction,
+)
+from mondaytest.errors import InputError
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "AuditStore",
+    "EntryRow",
+    "StoredCheckpoint",
+    "VaultRecord",
+    "WriteTransaction",
+    "open_store",
+    "resolve_store_url",
+]
+
+DATABASE_URL_ENV = "MONDAY_DATABASE_URL"
+"""Environment variable that overrides ``audit.store``."""
+
+
+def resolve_store_url(configured: str | None, override: str | None = None) -> str:
+    """The store URL in force: ``override`` (``--store``), then ``MONDAY_DATABASE_URL``, then
+    the configured one."""
+    url = override or os.environ.get(DATABASE_URL_ENV) or configured
+    if not url:
+        raise InputError(
+            "no audit store is configured",
+            hint=f"set audit.store in monday.yaml, pass --store or set {DATABASE_URL_ENV}",
+        )
+    return url
+
+
+def open_store(url: str, *, base_dir: Path | None = None) -> AuditStore:
+    """Open the store at ``url`` (``sqlite:///…`` or a file path; ``postgresql://`` later)."""
+    if url.startswith(("postgresql:", "postgres:")):
+        raise InputError(
+            "PostgreSQL audit stores are not available yet",
+            hint="use sqlite:///.monday/audit.db for now",
+            field="audit.store",
+        )
+    if "://" in url and not url.startswith("sqlite:"):
+        raise InputError(
+            f"unsupported store URL {url!r}",
+            hint="use sqlite:///path.db (PostgreSQL comes with the server)",
+            field="audit.store",
+        )
+    from mondaytest.audit.store.sqlite import SQLiteStore, sqlite_path_from_url
+
+    path, options = sqlite_path_from_url(url, base_dir)
+    return SQLiteStore(path, options, url=url)

@@ -1,0 +1,591 @@
+"""The default audit store: one SQLite file in WAL mode, written through the stdlib ``sqlite3``.
+
+Why stdlib ``sqlite3`` and not SQLAlchemy here: the append path needs exact control of the
+transaction (``BEGIN IMMEDIATE`` to take the write lock *before* the tree size is read, so two
+processes can never sequence the same index) and of the connection's pragmas (WAL,
+``synchronous``, ``busy_timeout``, ``secure_delete``, ``max_page_count``), and it is the hot
+path of every decision: an ORM or a connection pool adds per-statement overhead and hides the
+transaction boundaries we depend on. ``executemany`` over plain tuples is as fast as SQLite goes.
+
+Layout (schema version :data:`SCHEMA_VERSION`; every step is a row in ``migrations``)::
+
+    meta(key PRIMARY KEY, value)                origin, last_config_idx, min_index, …
+    migrations(version PRIMARY KEY, name, applied_at)
+    entries(idx INTEGER PRIMARY KEY, leaf, body, type, kind, eid, ts)
+    nodes(level, idx, hash, PRIMARY KEY(level, idx)) WITHOUT ROWID     complete subtrees, level ≥ 1
+    checkpoints(seq INTEGER PRIMARY KEY, size, root, note, created_at)
+    vault(ref PRIMARY KEY, subject, nonce, ciphertext, created_at)
+    vault_keys(subject PRIMARY KEY, key)
+
+URL: ``sqlite:///relative/path.db`` (relative to the contract's directory),
+``sqlite:////absolute/path.db``, with optional query parameters ``synchronous`` (``full`` by
+default, or ``normal``), ``busy_timeout`` (ms, default 30000) and ``max_page_count`` (cap the
+file size; used to rehearse a full disk).
+
+Each thread gets its own connection; connections run in autocommit mode and every write is an
+explicit ``BEGIN IMMEDIATE … COMMIT``. ``secure_delete`` is on, so erased vault rows are
+overwritten with zeros, and an erasure truncates the WAL (see :meth:`SQLiteStore.scrub`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from mondaytest.audit.store.interface import EntryRow, StoredCheckpoint, VaultRecord
+from mondaytest.errors import InputError, StoreError
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url"]
+
+SCHEMA_VERSION = 1
+"""The newest schema this code writes."""
+
+_MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "entries, nodes, checkpoints, vault",
+        [
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE entries (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, "
+            "body BLOB NOT NULL, type TEXT NOT NULL, kind TEXT NOT NULL, eid TEXT NOT NULL, "
+            "ts TEXT NOT NULL)",
+            "CREATE INDEX entries_eid ON entries (eid)",
+            "CREATE TABLE nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
+            "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            "CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, "
+            "root BLOB NOT NULL, note BLOB NOT NULL, created_at REAL NOT NULL)",
+            "CREATE TABLE vault (ref TEXT PRIMARY KEY, subject TEXT NOT NULL, "
+            "nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, created_at REAL NOT NULL)",
+            "CREATE INDEX vault_subject ON vault (subject)",
+            "CREATE TABLE vault_keys (subject TEXT PRIMARY KEY, key BLOB NOT NULL)",
+        ],
+    ),
+]
+
+
+def sqlite_path_from_url(url: str, base_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """The database path and query options of a ``sqlite:///…`` URL (or a bare path)."""
+    if url.startswith("sqlite:"):
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise InputError(
+                f"store URL {url!r} has a host; SQLite files are local",
+                hint="write sqlite:///relative/path.db or sqlite:////absolute/path.db",
+                field="audit.store",
+            )
+        raw = parts.path
+        if raw.startswith("/"):
+            raw = raw[1:]  # sqlite:///rel → "rel"; sqlite:////abs → "/abs"
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    else:
+        raw, options = url, {}
+    if not raw:
+        raise InputError(
+            f"store URL {url!r} names no file",
+            hint="write sqlite:///.monday/audit.db",
+            field="audit.store",
+        )
+    path = Path(raw)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path, options
+
+
+def _store_error(exc: sqlite3.Error, what: str, path: Path) -> StoreError:
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorname", "")
+    if "full" in text or code == "SQLITE_FULL":
+        return StoreError(
+            f"audit store {path} is full: {what} was refused and nothing of it was written",
+            hint="free disk space (or raise max_page_count); writes resume where they stopped",
+        )
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"audit store {path} stayed locked by another writer: {what} failed ({text})",
+            hint="another process holds the write lock too long; raise busy_timeout",
+        )
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(
+            f"cannot write the audit store {path}: {text}",
+            hint="check the path and its permissions",
+        )
+    return StoreError(f"audit store {path}: {what} failed: {text}")
+
+
+class SQLiteWrite:
+    """The :class:`~mondaytest.audit.store.interface.WriteTransaction` of :class:`SQLiteStore`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def size(self) -> int:
+        """Number of entries."""
+        row = self._conn.execute("SELECT MAX(idx) FROM entries").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Stored hash of a complete subtree."""
+        return _subtree_hash(self._conn, level, index)
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value."""
+        return _get_meta(self._conn, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value."""
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def insert_entries(self, rows: Sequence[tuple[int, bytes, bytes, str, str, str, str]]) -> None:
+        """Insert entry rows."""
+        self._conn.executemany(
+            "INSERT INTO entries (idx, leaf, body, type, kind, eid, ts) VALUES (?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
+        """Insert complete interior subtrees."""
+        self._conn.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?,?,?)", rows)
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recently stored checkpoint."""
+        return _latest_checkpoint(self._conn)
+
+    def insert_checkpoint(self, size: int, root: bytes, note: bytes, created_at: float) -> int:
+        """Store a checkpoint; return its seq."""
+        cur = self._conn.execute(
+            "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?,?,?,?)",
+            (size, root, note, created_at),
+        )
+        return int(cur.lastrowid or 0)
+
+    def put_vault(self, record: VaultRecord) -> None:
+        """Store a vault record."""
+        self._conn.execute(
+            "INSERT INTO vault (ref, subject, nonce, ciphertext, created_at) VALUES (?,?,?,?,?)",
+            (record.ref, record.subject, record.nonce, record.ciphertext, record.created_at),
+        )
+
+    def put_subject_key(self, subject: str, key: bytes) -> None:
+        """Store a subject's data key."""
+        self._conn.execute("INSERT INTO vault_keys (subject, key) VALUES (?, ?)", (subject, key))
+
+    def subject_key(self, subject: str) -> bytes | None:
+        """A subject's data key."""
+        return _subject_key(self._conn, subject)
+
+    def erase_subject(self, subject: str) -> int:
+        """Delete a subject's vault records and key."""
+        cur = self._conn.execute("DELETE FROM vault WHERE subject = ?", (subject,))
+        self._conn.execute("DELETE FROM vault_keys WHERE subject = ?", (subject,))
+        return int(cur.rowcount)
+
+
+def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _subtree_hash(conn: sqlite3.Connection, level: int, index: int) -> bytes:
+    if level == 0:
+        row = conn.execute("SELECT leaf FROM entries WHERE idx = ?", (index,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+    if row is None:
+        raise StoreError(
+            f"the store has no hash for subtree (level {level}, index {index})",
+            hint="the store is damaged or truncated; run `monday audit fsck`",
+        )
+    return _blob(row[0])
+
+
+def _latest_checkpoint(conn: sqlite3.Connection) -> StoredCheckpoint | None:
+    row = conn.execute(
+        "SELECT seq, size, root, note, created_at FROM checkpoints ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else _checkpoint(row)
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        seq=int(row[0]),
+        size=int(row[1]),
+        root=_blob(row[2]),
+        note=_blob(row[3]),
+        created_at=float(row[4]),
+    )
+
+
+def _subject_key(conn: sqlite3.Connection, subject: str) -> bytes | None:
+    row = conn.execute("SELECT key FROM vault_keys WHERE subject = ?", (subject,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _vault(row: Any) -> VaultRecord:
+    return VaultRecord(
+        ref=str(row[0]),
+        subject=str(row[1]),
+        nonce=bytes(row[2]),
+        ciphertext=bytes(row[3]),
+        created_at=float(row[4]),
+    )
+
+
+class SQLiteStore:
+    """An :class:`~mondaytest.audit.store.interface.AuditStore` in one SQLite file."""
+
+    def __init__(self, path: Path, options: dict[str, str] | None = None, *, url: str = "") -> None:
+        self.path = Path(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self._options = dict(options or {})
+        sync = self._options.get("synchronous", "full").upper()
+        if sync not in ("FULL", "NORMAL", "EXTRA"):
+            raise InputError(
+                f"synchronous={sync.lower()} is not allowed for the audit store",
+                hint="use full (default) or normal",
+                field="audit.store",
+            )
+        self._synchronous = sync
+        try:
+            self._busy_ms = int(self._options.get("busy_timeout", "30000"))
+            self._max_pages = (
+                int(self._options["max_page_count"]) if "max_page_count" in self._options else None
+            )
+        except ValueError:
+            raise InputError(
+                "busy_timeout and max_page_count must be integers", field="audit.store"
+            ) from None
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_ms / 1000,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"audit store {self.path} cannot use WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self._max_pages is not None:
+                conn.execute(f"PRAGMA max_page_count = {self._max_pages}")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "opening", self.path) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the audit store directory {self.path.parent}: {exc}"
+            ) from None
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"audit store {self.path} is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._migrate(conn)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            current = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"audit store {self.path} has schema v{current}, newer than this Monday "
+                    f"(v{SCHEMA_VERSION})",
+                    hint="upgrade Monday to read it",
+                )
+            if current == SCHEMA_VERSION:
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0
+                for version, name, statements in _MIGRATIONS:
+                    if version <= current:
+                        continue
+                    for sql in statements:
+                        conn.execute(sql)
+                    conn.execute(
+                        "INSERT INTO migrations (version, name, applied_at) VALUES (?,?,?)",
+                        (version, name, time.time()),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "creating the schema", self.path) from None
+
+    def _read(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, what, self.path) from None
+
+    # -- AuditStore ------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """Schema version of the file."""
+        rows = self._read("reading the schema version", "SELECT MAX(version) FROM migrations")
+        return int(rows[0][0] or 0)
+
+    def origin(self) -> str | None:
+        """The origin recorded at creation."""
+        return self.get_meta("origin")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[SQLiteWrite]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; everything rolls back on any error."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "taking the write lock", self.path) from None
+        try:
+            yield SQLiteWrite(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise _store_error(exc, "the write", self.path) from None
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[object]:
+        """A read transaction: every read inside sees one consistent state of the store."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "starting a read", self.path) from None
+        try:
+            yield self
+        finally:
+            _rollback(conn)
+
+    def size(self) -> int:
+        """Number of committed entries."""
+        rows = self._read("reading the size", "SELECT MAX(idx) FROM entries")
+        return 0 if rows[0][0] is None else int(rows[0][0]) + 1
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value."""
+        rows = self._read("reading meta", "SELECT value FROM meta WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Stored hash of a complete subtree."""
+        try:
+            return _subtree_hash(self._conn(), level, index)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading a node", self.path) from None
+
+    def entry(self, idx: int) -> EntryRow | None:
+        """One entry."""
+        rows = self._read(
+            "reading an entry", "SELECT idx, leaf, body FROM entries WHERE idx = ?", (idx,)
+        )
+        return None if not rows else EntryRow(int(rows[0][0]), _blob(rows[0][1]), _blob(rows[0][2]))
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[EntryRow]:
+        """Entries in index order, streamed in chunks."""
+        conn = self._conn()
+        stop = end if end is not None else (1 << 62)
+        try:
+            cur = conn.execute(
+                "SELECT idx, leaf, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+                (start, stop),
+            )
+            while True:
+                chunk = cur.fetchmany(4096)
+                if not chunk:
+                    return
+                for idx, leaf, body in chunk:
+                    yield EntryRow(int(idx), _blob(leaf), _blob(body))
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading entries", self.path) from None
+
+    def find_entry_id(self, entry_id: str) -> int | None:
+        """Index of the entry with this id."""
+        rows = self._read(
+            "looking up an id", "SELECT idx FROM entries WHERE eid = ? LIMIT 1", (entry_id,)
+        )
+        return None if not rows else int(rows[0][0])
+
+    def search(
+        self,
+        *,
+        kind: str | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> list[EntryRow]:
+        """Newest-first entries by kind and/or substring of the leaf bytes."""
+        where: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if text is not None:
+            where.append("instr(body, ?) > 0")
+            params.append(text.encode("utf-8"))
+        if before is not None:
+            where.append("idx < ?")
+            params.append(before)
+        sql = "SELECT idx, leaf, body FROM entries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY idx DESC LIMIT ?"
+        params.append(limit)
+        rows = self._read("searching entries", sql, params)
+        return [EntryRow(int(i), _blob(leaf), _blob(body)) for i, leaf, body in rows]
+
+    def nodes(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Stored complete subtrees at one level, in index order."""
+        conn = self._conn()
+        try:
+            cur = conn.execute(
+                "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? ORDER BY idx",
+                (level, start),
+            )
+            while True:
+                chunk = cur.fetchmany(4096)
+                if not chunk:
+                    return
+                for idx, value in chunk:
+                    yield int(idx), _blob(value)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading nodes", self.path) from None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, in order."""
+        rows = self._read(
+            "reading checkpoints",
+            "SELECT seq, size, root, note, created_at FROM checkpoints ORDER BY seq",
+        )
+        return [_checkpoint(r) for r in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recent checkpoint."""
+        try:
+            return _latest_checkpoint(self._conn())
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading checkpoints", self.path) from None
+
+    def vault_records(self, subject: str) -> list[VaultRecord]:
+        """A subject's vault records."""
+        rows = self._read(
+            "reading the vault",
+            "SELECT ref, subject, nonce, ciphertext, created_at FROM vault WHERE subject = ? "
+            "ORDER BY created_at",
+            (subject,),
+        )
+        return [_vault(r) for r in rows]
+
+    def vault_record(self, ref: str) -> VaultRecord | None:
+        """One vault record."""
+        rows = self._read(
+            "reading the vault",
+            "SELECT ref, subject, nonce, ciphertext, created_at FROM vault WHERE ref = ?",
+            (ref,),
+        )
+        return _vault(rows[0]) if rows else None
+
+    def subject_key(self, subject: str) -> bytes | None:
+        """A subject's data key."""
+        try:
+            return _subject_key(self._conn(), subject)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading the vault", self.path) from None
+
+    def scrub(self) -> None:
+        """Push every committed page into the main file and truncate the WAL to zero bytes.
+
+        With ``secure_delete`` on, deleted rows are zeroed in their pages; truncating the WAL
+        removes the older page images that still held them.
+        """
+        try:
+            conn = self._conn()
+            for _ in range(50):
+                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return
+                time.sleep(0.05)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "checkpointing the WAL", self.path) from None
+        raise StoreError(
+            f"could not truncate the WAL of {self.path}: a reader keeps it open",
+            hint="stop other readers and run the command again",
+        )
+
+    def backup(self, path: str) -> None:
+        """Online, consistent copy through SQLite's backup API."""
+        target_path = Path(path)
+        if target_path.exists():
+            raise InputError(f"{target_path} exists; refusing to overwrite it")
+        try:
+            target = sqlite3.connect(str(target_path))
+            try:
+                self._conn().backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "the backup", self.path) from None
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            conns, self._all = self._all, []
+            self._closed = True
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+
+def _blob(value: Any) -> bytes:
+    """A BLOB column's value as bytes (a tampered row may hold TEXT instead)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return b""
+    if isinstance(value, int | float):
+        return str(value).encode()
+    return bytes(value)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")

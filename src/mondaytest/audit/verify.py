@@ -1,0 +1,356 @@
+"""Offline verification of a whole store (``fsck``), of receipts, and of two checkpoints.
+
+:func:`fsck` recomputes everything from the entries and trusts nothing else in the store:
+
+- each entry's bytes: a ``monday.audit/v1`` entry of this log, canonical, at the index its own
+  ``idx`` names (a moved or swapped row shows here), with the ``config_idx`` in force;
+- each stored leaf hash against ``SHA-256(0x00 ‖ bytes)``;
+- every stored interior node against the tree rebuilt from the entries;
+- every stored checkpoint: its signature under the trusted keys, its origin, and its root
+  against the root recomputed at its size; no checkpoint may cover more entries than exist;
+- optionally, checkpoints saved elsewhere (a witness directory, an auditor's copy): a store
+  rolled back to an older copy, truncated or rewritten no longer matches them.
+
+It reports every problem it finds (up to a limit) in index order; :attr:`FsckReport.first_bad`
+is the first bad entry index. It streams the store: memory stays O(log n).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
+from mondaytest.audit.entries import ENTRY_SCHEMA, EntryFormatError, decode_entry
+from mondaytest.audit.merkle import (
+    CompactRange,
+    ProofError,
+    consistency_proof,
+    leaf_hash,
+    verify_consistency,
+)
+from mondaytest.audit.note import NoteError, NoteVerifier
+from mondaytest.audit.receipt import VerifiedReceipt, parse_receipt, verify_receipt
+from mondaytest.audit.store.interface import AuditStore
+from mondaytest.errors import CheckFailed, InputError, MondayError
+
+__all__ = [
+    "Finding",
+    "FsckReport",
+    "check_consistency",
+    "fsck",
+    "verify_receipt_bytes",
+]
+
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: what is wrong and, when it is about an entry, its index."""
+
+    message: str
+    """What is wrong, for a person."""
+    index: int | None = None
+    """The entry it is about (None for a checkpoint-only problem)."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class FsckReport:
+    """What :func:`fsck` checked and found."""
+
+    origin: str | None
+    """The store's origin."""
+    size: int = 0
+    """Entries checked."""
+    checkpoints: int = 0
+    """Stored checkpoints whose signature and root were checked."""
+    saved: int = 0
+    """External checkpoints compared against the store."""
+    root: bytes | None = None
+    """Root recomputed over all entries."""
+    findings: list[Finding] = field(default_factory=list)
+    """Problems, in the order found."""
+    truncated: bool = False
+    """True when more problems existed than the limit kept."""
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.findings
+
+    @property
+    def first_bad(self) -> int | None:
+        """The lowest entry index named by a finding."""
+        indexes = [f.index for f in self.findings if f.index is not None]
+        return min(indexes) if indexes else None
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`~mondaytest.errors.CheckFailed` naming the first bad index."""
+        if self.ok:
+            return
+        first = self.first_bad
+        head = (
+            self.findings[0]
+            if first is None
+            else next(f for f in self.findings if f.index == first)
+        )
+        where = f"first bad entry: {first}: " if first is not None else ""
+        more = len(self.findings) - 1
+        raise CheckFailed(
+            f"audit log is damaged: {where}{head.message}"
+            + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""),
+            hint="preserve the store as evidence; see the auditor guide (fsck mismatch runbook)",
+        )
+
+
+class _Nodes:
+    """Stored interior nodes, one forward cursor per level, read in creation order."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+        self._cursors: dict[int, Iterator[tuple[int, bytes]]] = {}
+        self._peeked: dict[int, tuple[int, bytes] | None] = {}
+
+    def take(self, level: int, index: int) -> bytes | None:
+        """The stored hash of ``(level, index)``, or None when that row is missing."""
+        it = self._cursors.get(level)
+        if it is None:
+            it = self._cursors[level] = self._store.nodes(level)
+            self._peeked[level] = next(it, None)
+        head = self._peeked[level]
+        while head is not None and head[0] < index:
+            head = next(it, None)
+        if head is not None and head[0] == index:
+            self._peeked[level] = next(it, None)
+            return head[1]
+        self._peeked[level] = head
+        return None
+
+
+def _open_stored(note: bytes, verifiers: Sequence[NoteVerifier], origin: str | None) -> Checkpoint:
+    return open_checkpoint(note, verifiers, origin=origin)
+
+
+def fsck(
+    store: AuditStore,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    saved: Iterable[tuple[str, bytes]] = (),
+    max_findings: int = 50,
+) -> FsckReport:
+    """Recompute the whole log from its entries and compare everything the store holds.
+
+    ``verifiers`` are the trusted log keys; ``origin`` pins the log (default: the store's);
+    ``saved`` are ``(label, note)`` checkpoints kept outside the store.
+    """
+    origin = origin or store.origin()
+    report = FsckReport(origin=origin)
+
+    bad: list[int] = []  # entries found bad by their own bytes or leaf hash, ascending
+
+    def problem(message: str, index: int | None = None) -> bool:
+        if len(report.findings) >= max_findings:
+            report.truncated = True
+            return False
+        report.findings.append(Finding(message, index))
+        return True
+
+    def bad_in(first: int, last: int) -> int | None:
+        """The first known-bad entry in ``first..last``."""
+        pos = bisect.bisect_left(bad, first)
+        return bad[pos] if pos < len(bad) and bad[pos] <= last else None
+
+    def entry_problem(message: str, index: int) -> None:
+        if not bad or bad[-1] != index:
+            bad.append(index)
+        problem(message, index)
+
+    # --- checkpoints: signatures first -----------------------------------------------------
+    stored = store.checkpoints()
+    wanted: dict[int, list[tuple[str, bytes]]] = {}  # size -> [(label, root)]
+    last_size = 0
+    for cp_row in stored:
+        label = f"checkpoint #{cp_row.seq} (size {cp_row.size})"
+        try:
+            cp = _open_stored(cp_row.note, verifiers, origin)
+        except NoteError as exc:
+            problem(f"{label} is malformed: {exc.message}")
+            continue
+        except MondayError as exc:
+            problem(f"{label} does not verify: {exc.message}")
+            continue
+        if cp.size != cp_row.size or cp.root != cp_row.root:
+            problem(f"{label}: its stored size/root columns differ from its signed note")
+        if cp.size < last_size:
+            problem(f"{label} is smaller than an earlier checkpoint (size {last_size})")
+        last_size = max(last_size, cp.size)
+        report.checkpoints += 1
+        wanted.setdefault(cp.size, []).append((label, cp.root))
+    for label, note in saved:
+        try:
+            cp = _open_stored(note, verifiers, origin)
+        except MondayError as exc:
+            problem(f"saved checkpoint {label} does not verify: {exc.message}")
+            continue
+        report.saved += 1
+        wanted.setdefault(cp.size, []).append(
+            (f"saved checkpoint {label} (size {cp.size})", cp.root)
+        )
+
+    # --- entries, leaf hashes, nodes, roots --------------------------------------------------
+    tree = CompactRange()
+    nodes = _Nodes(store)
+    config_idx: int | None = None
+    last_good_size = 0
+    expected = 0
+    broken = False
+    for row in store.entries():
+        idx = row.idx
+        if idx != expected:
+            problem(f"entry {expected} is missing (the next stored entry is {idx})", expected)
+            broken = True
+            break
+        expected += 1
+        body = row.body
+        try:
+            entry = decode_entry(body)
+        except EntryFormatError as exc:
+            entry_problem(f"entry {idx} is not a valid {ENTRY_SCHEMA} entry: {exc.message}", idx)
+            entry = None
+        if entry is not None:
+            if entry.idx != idx:
+                entry_problem(
+                    f"entry {idx}: its bytes say idx {entry.idx} (rows were moved or swapped)",
+                    idx,
+                )
+            elif origin is not None and entry.fields.get("log") != origin:
+                entry_problem(f"entry {idx} belongs to log {entry.fields.get('log')!r}", idx)
+            elif _JSON.encode(entry.fields).encode("utf-8") != body:
+                entry_problem(f"entry {idx} is not in canonical form", idx)
+            elif entry.type == "decision" and entry.config_idx != config_idx:
+                entry_problem(
+                    f"entry {idx}: decision names config_idx {entry.config_idx} but the "
+                    f"configuration in force was {config_idx}",
+                    idx,
+                )
+            if entry.is_config:
+                config_idx = idx
+        recomputed = leaf_hash(body)
+        if recomputed != row.leaf:
+            entry_problem(
+                f"entry {idx}: the stored leaf hash does not match the entry's bytes", idx
+            )
+        for level, index, value in tree.append(recomputed)[1:]:
+            got = nodes.take(level, index)
+            first, last = index << level, ((index + 1) << level) - 1
+            if got is None:
+                problem(
+                    f"stored node (level {level}, index {index}) over entries "
+                    f"{first}..{last} is missing",
+                    first,
+                )
+            elif got != value and bad_in(first, last) is None:
+                problem(
+                    f"stored node (level {level}, index {index}) over entries "
+                    f"{first}..{last} does not match them (the stored hash was changed)",
+                    first,
+                )
+        size = idx + 1
+        for label, root in wanted.get(size, ()):
+            if root == tree.root():
+                last_good_size = size
+                continue
+            culprit = bad_in(last_good_size, size - 1)
+            if culprit is not None:
+                problem(
+                    f"{label}: its signed root does not match: entry {culprit} changed", culprit
+                )
+            else:
+                problem(
+                    f"{label}: its signed root does not match entries 0..{size - 1}; the "
+                    f"entries and hashes agree with each other, so entries "
+                    f"{last_good_size}..{size - 1} were rewritten consistently",
+                    last_good_size,
+                )
+        if len(report.findings) >= max_findings:
+            report.truncated = True
+            break
+    report.size = expected
+    report.root = tree.root()
+    for size in sorted(s for s in wanted if s > report.size):
+        for label, _root in wanted[size]:
+            what = "removed" if not broken else "missing"
+            problem(
+                f"{label} covers {size} entries but the store has {report.size}: entries "
+                f"{report.size}..{size - 1} were {what} (truncated or rolled back)",
+                report.size,
+            )
+    return report
+
+
+def verify_receipt_bytes(
+    data: bytes,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    entry: bytes | None = None,
+    origin: str | None = None,
+    min_cosignatures: int = 0,
+) -> VerifiedReceipt:
+    """Verify a ``.tlog-proof``; the entry comes from ``entry`` or the receipt's ``extra``.
+
+    Raises :class:`~mondaytest.errors.CheckFailed` subclasses when it does not hold.
+    """
+    receipt = parse_receipt(data)
+    leaf = entry if entry is not None else receipt.extra
+    if leaf is None:
+        raise InputError(
+            "this receipt does not carry its entry",
+            hint="pass the entry's exact bytes with --entry FILE",
+        )
+    if entry is not None and receipt.extra is not None and receipt.extra != entry:
+        raise CheckFailed("the entry given differs from the one the receipt carries")
+    return verify_receipt(
+        receipt, verifiers, leaf=leaf, origin=origin, min_cosignatures=min_cosignatures
+    )
+
+
+def check_consistency(
+    old_note: bytes,
+    new_note: bytes,
+    verifiers: Sequence[NoteVerifier],
+    store: AuditStore,
+    *,
+    origin: str | None = None,
+) -> tuple[Checkpoint, Checkpoint, list[bytes]]:
+    """Verify both checkpoints and that ``old`` is a prefix of ``new`` (proof from the store).
+
+    Returns both checkpoints and the consistency proof. Raises ``CheckFailed`` subclasses.
+    """
+    old = open_checkpoint(old_note, verifiers, origin=origin)
+    new = open_checkpoint(new_note, verifiers, origin=origin or old.origin)
+    if old.size > new.size:
+        old, new = new, old
+    if new.size > store.size():
+        raise CheckFailed(
+            f"the store has {store.size()} entries, fewer than the newer checkpoint ({new.size})",
+            hint="the store was rolled back or truncated",
+        )
+    if old.size == 0:
+        return old, new, []
+    proof = consistency_proof(old.size, new.size, store)
+    try:
+        verify_consistency(old.size, new.size, proof, old.root, new.root)
+    except ProofError as exc:
+        raise ProofError(
+            f"checkpoint of size {old.size} is not a prefix of the one of size {new.size}: "
+            f"{exc.message}",
+            hint="the log was rewritten between them (or they belong to different logs)",
+        ) from None
+    return old, new, proof

@@ -1,0 +1,317 @@
+"""The in-process writer: one thread per open log that group-commits entries and publishes
+checkpoints.
+
+Callers hand :class:`~mondaytest.audit.entries.EntryDraft` objects to :meth:`Writer.submit`
+and get :class:`Pending` handles back. The writer thread:
+
+- takes up to ``max_batch`` queued entries and commits them in **one** store transaction (see
+  :class:`~mondaytest.audit.sequencer.Sequencer`). A batch is committed as soon as the writer
+  is free, so under light load an entry waits for one commit only and under heavy load batches
+  fill up by themselves (group commit). When every queued entry is fire-and-forget
+  (``async``), the writer lingers up to ``max_wait`` to fill the batch instead;
+- after a commit, resolves the ``sequenced`` handles with their indexes;
+- publishes a checkpoint (verify-before-sign, :mod:`mondaytest.audit.publisher`) at most once
+  per ``checkpoint_interval`` while entries arrive — counting checkpoints published by *any*
+  process on the store — and resolves the ``published`` handles it covers;
+- re-publishes a checkpoint every ``republish_interval`` when idle, to prove liveness.
+
+A failed commit (store full, unreachable) fails every handle of that batch with the
+:class:`~mondaytest.errors.StoreError` and writes nothing of it. A failed verification before
+signing (:class:`~mondaytest.audit.publisher.IntegrityError`) stops the writer for good.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mondaytest.audit.entries import EntryDraft
+from mondaytest.audit.note import NoteSigner
+from mondaytest.audit.publisher import IntegrityError, publish_checkpoint
+from mondaytest.audit.sequencer import Sequencer
+from mondaytest.audit.store.interface import AuditStore
+from mondaytest.errors import MondayError, StoreError
+
+__all__ = ["Durability", "Pending", "Writer", "WriterSettings"]
+
+log = logging.getLogger("mondaytest.audit")
+
+Durability = Literal["async", "sequenced", "published"]
+"""When an append returns: queued, committed with an index, or covered by a checkpoint."""
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    """Group-commit and checkpoint cadence of a :class:`Writer`."""
+
+    max_batch: int = 256
+    """Most entries per transaction."""
+    max_wait: float = 0.25
+    """Seconds the writer may linger to fill a batch of fire-and-forget entries."""
+    checkpoint_interval: float = 1.0
+    """Least seconds between two checkpoints under load (across every process on the store)."""
+    republish_interval: float = 600.0
+    """Seconds after which an idle log signs a fresh checkpoint."""
+
+
+class Pending:
+    """A submitted entry: wait on it for its index (and for a checkpoint covering it)."""
+
+    __slots__ = ("_published", "_sequenced", "draft", "error", "index", "mode")
+
+    def __init__(self, draft: EntryDraft, mode: Durability) -> None:
+        self.draft = draft
+        self.mode: Durability = mode
+        self.index: int | None = None
+        self.error: MondayError | None = None
+        self._sequenced = threading.Event()
+        self._published = threading.Event()
+
+    def _fail(self, error: MondayError) -> None:
+        self.error = error
+        self._sequenced.set()
+        self._published.set()
+
+    @property
+    def done(self) -> bool:
+        """True once the entry is committed (or failed)."""
+        return self._sequenced.is_set()
+
+    def wait(self, *, published: bool = False, timeout: float | None = None) -> int:
+        """Block until committed (or, with ``published``, covered by a checkpoint); return the
+        index. Raises the write's error, or :class:`StoreError` on timeout."""
+        event = self._published if published else self._sequenced
+        if not event.wait(timeout):
+            what = "a checkpoint" if published else "the commit"
+            raise StoreError(f"timed out after {timeout} s waiting for {what} of an audit entry")
+        if self.error is not None:
+            raise self.error
+        assert self.index is not None
+        return self.index
+
+
+class Writer:
+    """One writer thread for one log in this process."""
+
+    def __init__(
+        self,
+        store: AuditStore,
+        origin: str,
+        signers: Sequence[NoteSigner],
+        settings: WriterSettings | None = None,
+        *,
+        genesis: Callable[[], EntryDraft] | None = None,
+    ) -> None:
+        self.store = store
+        self.origin = origin
+        self.signers = list(signers)
+        self.settings = settings or WriterSettings()
+        self._sequencer = Sequencer(store, origin, genesis)
+        self._cond = threading.Condition()
+        self._queue: deque[Pending] = deque()
+        self._awaiting: list[Pending] = []  # committed, waiting for a checkpoint
+        self._closing = False
+        self._fatal: MondayError | None = None
+        self._force = False  # a checkpoint was asked for explicitly
+        self._uncovered = False  # committed entries no checkpoint of ours covers yet
+        self._last_publish = 0.0  # created_at of the newest checkpoint on the store we know of
+        self._blocking = 0  # queued entries whose caller waits (not async)
+        self._last: Pending | None = None  # the last entry submitted
+        self._async_error: MondayError | None = None  # first failure of an async entry
+        self._thread = threading.Thread(target=self._run, name="monday-audit-writer", daemon=True)
+        self._thread.start()
+
+    # -- caller side -----------------------------------------------------------------------
+
+    @property
+    def fatal(self) -> MondayError | None:
+        """The error that stopped the writer, if any."""
+        return self._fatal
+
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread.is_alive()
+
+    def submit(self, drafts: Sequence[EntryDraft], mode: Durability = "sequenced") -> list[Pending]:
+        """Queue entries; return their handles in order (they are sequenced in that order)."""
+        handles = [Pending(d, mode) for d in drafts]
+        with self._cond:
+            if self._fatal is not None:
+                raise self._fatal
+            if self._closing:
+                raise StoreError("the audit log is closed")
+            self._queue.extend(handles)
+            if mode != "async":
+                self._blocking += len(handles)
+            if handles:
+                self._last = handles[-1]
+            self._cond.notify_all()
+        return handles
+
+    def take_async_error(self) -> MondayError | None:
+        """The first failure of an ``async`` entry since the last call (then cleared)."""
+        with self._cond:
+            error, self._async_error = self._async_error, None
+        return error
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every entry submitted so far is committed (or failed)."""
+        with self._cond:
+            last = self._last
+        if last is not None and not last._sequenced.wait(timeout):
+            raise StoreError(f"timed out after {timeout} s flushing the audit log")
+
+    def request_checkpoint(self) -> None:
+        """Publish a checkpoint of the current size as soon as possible (even when idle)."""
+        with self._cond:
+            if self._fatal is not None:
+                raise self._fatal
+            self._force = True
+            self._cond.notify_all()
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Commit what is queued, publish a final checkpoint, stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except MondayError as exc:
+            log.error("audit writer stopped: %s", exc)
+            self._stop(exc)
+        except Exception as exc:  # pragma: no cover - a bug: fail every waiter, do not hang
+            log.exception("audit writer crashed")
+            self._stop(StoreError(f"the audit writer crashed: {type(exc).__name__}: {exc}"))
+
+    def _stop(self, error: MondayError) -> None:
+        with self._cond:
+            self._fatal = error
+            pending = list(self._queue) + self._awaiting
+            self._queue.clear()
+            self._awaiting.clear()
+        for p in pending:
+            p._fail(error)
+
+    def _loop(self) -> None:
+        latest = self.store.latest_checkpoint()
+        self._last_publish = latest.created_at if latest else 0.0
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                break
+            if batch:
+                self._commit(batch)
+            self._maybe_publish(final=False)
+        self._maybe_publish(final=True)
+
+    def _take_batch(self) -> list[Pending] | None:
+        """The next batch; [] when a timer fired; None when closing with nothing queued."""
+        s = self.settings
+        with self._cond:
+            while not self._queue and not self._closing:
+                timeout = self._next_timer()
+                if timeout is not None and timeout <= 0:
+                    return []
+                self._cond.wait(timeout)
+            if not self._queue:
+                return None
+            if s.max_wait > 0 and not self._closing and self._all_async():
+                deadline = time.monotonic() + s.max_wait
+                while len(self._queue) < s.max_batch and not self._closing and self._all_async():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            n = min(len(self._queue), s.max_batch)
+            batch = [self._queue.popleft() for _ in range(n)]
+            self._blocking -= sum(1 for p in batch if p.mode != "async")
+            return batch
+
+    def _all_async(self) -> bool:
+        return self._blocking == 0
+
+    def _work_pending(self) -> bool:
+        return bool(self._uncovered or self._awaiting or self._force)
+
+    def _next_timer(self) -> float | None:
+        """Seconds until a checkpoint is due, or None when nothing is scheduled."""
+        if not self.signers:
+            return None
+        since = time.time() - self._last_publish
+        if self._work_pending():
+            return max(0.0, self.settings.checkpoint_interval - since)
+        return max(0.0, self.settings.republish_interval - since)
+
+    def _commit(self, batch: list[Pending]) -> None:
+        try:
+            indexes = self._sequencer.append([p.draft for p in batch])
+        except MondayError as exc:
+            for p in batch:
+                p._fail(exc)
+            if any(p.mode == "async" for p in batch):
+                with self._cond:
+                    self._async_error = self._async_error or exc
+            return
+        for p, idx in zip(batch, indexes, strict=True):
+            p.index = idx
+            p._sequenced.set()
+            if p.mode == "published":
+                self._awaiting.append(p)
+        self._uncovered = True
+
+    def _maybe_publish(self, *, final: bool) -> None:
+        if not self.signers:
+            self._uncovered = False
+            return
+        s = self.settings
+        now = time.time()
+        work = self._work_pending()
+        if final and not work:
+            return
+        if not final:
+            wait_for = s.checkpoint_interval if work else s.republish_interval
+            if now - self._last_publish < wait_for:
+                return
+            latest = self.store.latest_checkpoint()
+            if latest is not None and latest.created_at > self._last_publish:
+                # another process published since we last looked: respect the interval
+                self._last_publish = latest.created_at
+                self._resolve(latest.size)
+                if now - latest.created_at < wait_for and not self._force:
+                    return
+        try:
+            made = publish_checkpoint(
+                self.store, self.origin, self.signers, republish=self._force or not work
+            )
+        except IntegrityError:
+            raise
+        except MondayError as exc:
+            log.warning("audit checkpoint failed (will retry): %s", exc)
+            self._last_publish = now
+            return
+        self._force = False
+        self._uncovered = False
+        self._last_publish = made.created_at if made is not None else now
+        covered = made if made is not None else self.store.latest_checkpoint()
+        if covered is not None:
+            self._resolve(covered.size)
+
+    def _resolve(self, size: int) -> None:
+        keep: list[Pending] = []
+        for p in self._awaiting:
+            if p.index is not None and p.index < size:
+                p._published.set()
+            else:
+                keep.append(p)
+        self._awaiting = keep

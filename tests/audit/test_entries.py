@@ -1,0 +1,188 @@
+"""Entries: envelope, registry of kinds, restricted profile, canonical bytes (vs rfc8785)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mondaytest._util.canonical import ProfileError, canonical_json
+from mondaytest.audit.entries import (
+    ENTRY_SCHEMA,
+    MAX_ENTRY_BYTES,
+    EntryFormatError,
+    Payload,
+    decode_entry,
+    draft_decision,
+    draft_state_change,
+    is_config_kind,
+    kind_info,
+    kinds,
+    register_kind,
+)
+from mondaytest.errors import InputError
+
+ORIGIN = "monday.test/audit/unit"
+
+
+def test_core_and_domain_kinds_are_registered() -> None:
+    names = set(kinds())
+    for name in (
+        "key_rotation",
+        "erasure",
+        "retention",
+        "access",
+        "eval_gate",
+        "model_version",
+        "waiver",
+        "guardrail_config",
+        "fail_open",
+        "page",
+        "incident",
+        "oncall_override",
+        "drill",
+        "readiness",
+        "prompt",
+        "threshold",
+        "log_genesis",
+    ):
+        assert name in names
+    assert is_config_kind("model_version")
+    assert is_config_kind("guardrail_config")
+    assert is_config_kind("waiver")
+    assert not is_config_kind("access")
+    assert not is_config_kind("page")
+    assert not is_config_kind("eval_gate")
+
+
+def test_unknown_kind_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="unknown entry kind 'nope'") as info:
+        draft_state_change("nope", {}, origin=ORIGIN)
+    assert "model_version" in (info.value.hint or "")
+
+
+def test_register_and_replace_kind() -> None:
+    class Custom(Payload):
+        """A custom thing."""
+
+        name: str
+
+    register_kind("custom_test_kind", Custom, config=False)
+    with pytest.raises(ValueError, match="already registered"):
+        register_kind("custom_test_kind", Custom, config=False)
+    info = register_kind("custom_test_kind", Custom, config=True, replace=True)
+    assert info.config
+    assert kind_info("custom_test_kind").doc == "A custom thing."
+    d = draft_state_change("custom_test_kind", {"name": "x"}, origin=ORIGIN)
+    assert d.is_config
+    assert d.fields["config"] is True
+    with pytest.raises(ValueError, match="lower-case"):
+        register_kind("Bad Name", Custom, config=False)
+
+
+def test_payload_validation_names_the_field() -> None:
+    with pytest.raises(InputError) as info:
+        draft_state_change("model_version", {"model": "m"}, origin=ORIGIN)
+    assert info.value.field == "payload.version"
+    with pytest.raises(InputError) as info:
+        draft_state_change("model_version", {"model": "m", "version": 2}, origin=ORIGIN)
+    assert info.value.field == "payload.version"
+    with pytest.raises(InputError, match="Extra inputs"):
+        draft_state_change("model_version", {"model": "m", "version": "1", "x": 1}, origin=ORIGIN)
+    with pytest.raises(InputError, match="JSON object"):
+        draft_state_change("model_version", [1, 2], origin=ORIGIN)  # type: ignore[arg-type]
+
+
+def test_floats_are_refused_even_inside_free_form_fields() -> None:
+    with pytest.raises(ProfileError, match="float") as info:
+        draft_decision({"decision": "triage", "outcome": {"score": 0.5}}, origin=ORIGIN)
+    assert info.value.field == "payload.outcome.score"
+    with pytest.raises(ProfileError, match="2\\^53"):
+        draft_decision({"decision": "triage", "outcome": {"n": 2**53}}, origin=ORIGIN)
+    with pytest.raises(ProfileError, match="ASCII"):
+        draft_decision({"decision": "triage", "outcome": {"clé": 1}}, origin=ORIGIN)
+    with pytest.raises(ProfileError, match="UTF-8"):
+        draft_decision({"decision": "triage", "outcome": {"k": "\ud800"}}, origin=ORIGIN)
+
+
+def test_personal_fields_must_be_tokens_or_commitments() -> None:
+    with pytest.raises(InputError) as info:
+        draft_decision({"decision": "triage", "subject": "alice@example.com"}, origin=ORIGIN)
+    assert info.value.field == "payload.subject"
+    draft_decision(
+        {"decision": "triage", "subject": "tok:abc_-1", "input": "c:AAAA"}, origin=ORIGIN
+    )
+
+
+def test_size_limit() -> None:
+    big = "x" * MAX_ENTRY_BYTES
+    with pytest.raises(ProfileError, match="fit a leaf") as info:
+        draft_decision({"decision": "triage", "outcome": {"note": big}}, origin=ORIGIN)
+    assert "vault" in (info.value.hint or "")
+    ok = "x" * (MAX_ENTRY_BYTES - 1000)
+    d = draft_decision({"decision": "triage", "outcome": {"note": ok}}, origin=ORIGIN)
+    assert len(d.finish(2**53 - 1, 2**53 - 1)) <= MAX_ENTRY_BYTES
+
+
+def test_finish_adds_idx_and_config_idx_and_round_trips() -> None:
+    d = draft_decision(
+        {"decision": "triage", "outcome": {"code": "refer", "human_review": True}},
+        origin=ORIGIN,
+        actor="tok:svc",
+    )
+    raw = d.finish(7, 3)
+    e = decode_entry(raw)
+    assert e.idx == 7
+    assert e.config_idx == 3
+    assert e.type == "decision"
+    assert e.kind == "decision"
+    assert e.fields["v"] == ENTRY_SCHEMA
+    assert e.fields["log"] == ORIGIN
+    assert raw == canonical_json(json.loads(raw)) == rfc8785.dumps(json.loads(raw))
+    s = draft_state_change(
+        "waiver",
+        {"action": "grant", "target": "guardrail:pii", "reason": "r", "approver": "maya"},
+        origin=ORIGIN,
+    )
+    e2 = decode_entry(s.finish(8, 3))
+    assert e2.is_config
+    assert "config_idx" not in e2.fields
+    assert e2.kind == "waiver"
+    assert len({d.entry_id, s.entry_id}) == 2
+    assert d.entry_id[14] == "7"
+
+
+def test_decode_rejects_non_entries() -> None:
+    for raw, msg in (
+        (b"not json", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"v":"other"}', "schema"),
+        (b'{"v":"monday.audit/v1","type":"x","idx":1,"payload":{}}', "type"),
+        (b'{"v":"monday.audit/v1","type":"decision","payload":{}}', "idx"),
+        (b'{"v":"monday.audit/v1","type":"decision","idx":1,"payload":{"a":1.5}}', "profile"),
+    ):
+        with pytest.raises(EntryFormatError, match=msg):
+            decode_entry(raw)
+
+
+_keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=8)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_canonical_bytes_equal_rfc8785(value: object) -> None:
+    assert canonical_json(value) == rfc8785.dumps(value)
