@@ -21,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, MarkedYAMLFutureWarning, YAMLErro
 from mondaytest.errors import ConfigError, Location
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "DocPath",
@@ -34,6 +35,8 @@ MAX_FILE_BYTES = 1024 * 1024
 """Largest contract file accepted (1 MiB); a contract is a few KiB."""
 MAX_NODES = 50_000
 """Most values a document may expand to, aliases included."""
+MAX_DEPTH = 64
+"""Deepest nesting accepted (a contract is a few levels deep)."""
 
 DocPath = tuple[str | int, ...]
 Positions = dict[DocPath, Location]
@@ -124,6 +127,12 @@ def read_yaml(path: Path, shown: str) -> Any:
         raise ConfigError(
             "YAML is nested too deeply", location=Location(shown), hint="flatten the document"
         ) from None
+    except (TypeError, ValueError) as exc:  # e.g. a mapping used as a key: `? {a: b}`
+        raise ConfigError(
+            f"unsupported YAML construct ({exc})",
+            location=Location(shown),
+            hint="use plain string keys and simple values",
+        ) from None
     if len(docs) != 1:
         raise ConfigError(
             f"expected one YAML document, found {len(docs)}",
@@ -150,6 +159,12 @@ def to_plain(
     """
     if budget is None:
         budget = [MAX_NODES]
+    if len(prefix) > MAX_DEPTH:
+        raise ConfigError(
+            f"document nests deeper than {MAX_DEPTH} levels (a recursive alias?)",
+            location=positions.get(prefix[:1], Location(shown, 1, 1)),
+            hint="remove the alias that refers to its own anchor, or flatten the document",
+        )
     budget[0] -= 1
     if budget[0] < 0:
         raise ConfigError(
