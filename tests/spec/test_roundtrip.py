@@ -89,6 +89,7 @@ def contracts(draw: st.DrawFn) -> dict[str, Any]:
 @given(data=contracts())
 def test_model_yaml_model_round_trip(tmp_path: Path, data: dict[str, Any]) -> None:
     yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False  # ruamel's flow emitter mis-quotes plain scalars like "?0"
     buf = io.StringIO()
     yaml.dump(data, buf)
     spec = write_project(tmp_path, buf.getvalue())
