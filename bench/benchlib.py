@@ -87,6 +87,8 @@ class Figure:
     """One value per run."""
     note: str = ""
     """Why it is missing, or how it was measured when that is not obvious."""
+    runs: int = 0
+    """Timed runs behind the values (a value may itself be a median of several runs)."""
 
     @property
     def value(self) -> float | None:
@@ -135,10 +137,12 @@ class Report:
         self.figures[name] = fig
         return fig
 
-    def add(self, name: str, value: float | None) -> None:
-        """Record one run's value of a figure (None: not measured this run)."""
+    def add(self, name: str, value: float | None, *, runs: int = 1) -> None:
+        """Record one value of a figure (None: not measured); ``runs`` is how many timed runs
+        it summarises (a peer script reports the median of its own runs)."""
         if value is not None:
             self.figures[name].values.append(value)
+            self.figures[name].runs += runs
 
     def value(self, name: str) -> float | None:
         """The median so far."""
@@ -162,7 +166,7 @@ class Report:
                     _fmt(fig.value, fig.unit),
                     target,
                     fig.verdict(),
-                    str(len(fig.values)),
+                    str(fig.runs),
                     fig.note,
                 )
             )

@@ -1,4 +1,5 @@
-"""The eval workload every peer script shares (stdlib only; imported from inside peer venvs).
+"""The eval workload every harness shares (stdlib only): peers import it inside their venvs and
+Monday's runner imports the same functions as ``_workload:target`` / ``_workload:atarget``.
 
 Cases are JSON lines ``{"id", "input", "expected"}`` written by ``bench/eval_bench.py``. The
 target upper-cases its input and deliberately answers inputs starting with ``delta`` wrong
@@ -14,6 +15,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo")
+
+
+def write_cases(path: str, n: int, seed: int = 2026) -> None:
+    """``n`` seeded cases of five random words each, one JSON object per line."""
+    import random
+
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = " ".join(rng.choice(WORDS) for _ in range(5))
+            fh.write(json.dumps({"id": f"c{i:06d}", "input": text, "expected": text.upper()}))
+            fh.write("\n")
+
 
 def load_cases(path: str) -> list[dict[str, Any]]:
     """The cases of a JSONL file."""
@@ -28,6 +43,16 @@ def target(text: str) -> str:
 
 async def atarget(text: str) -> str:
     """The same target as a coroutine."""
+    return text if text.startswith("delta") else text.upper()
+
+
+LATENCY_S = 0.020
+"""Simulated I/O latency of :func:`slow_atarget`."""
+
+
+async def slow_atarget(text: str) -> str:
+    """The same target behind 20 ms of simulated I/O (the latency-bound workload)."""
+    await asyncio.sleep(LATENCY_S)
     return text if text.startswith("delta") else text.upper()
 
 
