@@ -9,7 +9,6 @@ from mondaytest.audit.store.interface import (
     AuditStore,
     EntryRow,
     StoredCheckpoint,
-    VaultRecord,
     WriteTransaction,
 )
 from mondaytest.errors import InputError
@@ -19,7 +18,6 @@ __all__ = [
     "AuditStore",
     "EntryRow",
     "StoredCheckpoint",
-    "VaultRecord",
     "WriteTransaction",
     "open_store",
     "resolve_store_url",

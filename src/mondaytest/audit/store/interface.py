@@ -1,13 +1,13 @@
 """The audit store's extension point: one :class:`AuditStore` Protocol, one module per backend.
 
-A store persists four things and nothing else:
+A store persists three things (the erasable vault lives beside it, see
+:mod:`mondaytest.audit.vault`):
 
 - **entries**: ``idx`` (0, 1, 2, … with no gaps), the leaf hash, the exact leaf bytes, and a few
   columns copied out of the bytes for lookups (type, kind, id, ts);
 - **nodes**: the hash of every *complete* interior subtree ``(level ≥ 1, index)``; level 0 is
   the entries' leaf hashes. Complete subtrees never change, so every stored row is immutable;
-- **checkpoints**: every signed C2SP checkpoint, in publication order;
-- **vault**: per-subject raw values and keys, the only mutable data (erasable).
+- **checkpoints**: every signed C2SP checkpoint, in publication order.
 
 Sequencing happens inside :meth:`AuditStore.write`: the transaction it opens is exclusive
 (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``pg_advisory_xact_lock`` on a per-origin key), and the
@@ -31,7 +31,6 @@ __all__ = [
     "AuditStore",
     "EntryRow",
     "StoredCheckpoint",
-    "VaultRecord",
     "WriteTransaction",
 ]
 
@@ -62,22 +61,6 @@ class StoredCheckpoint:
     """The signed note, exactly as signed."""
     created_at: float
     """Unix time it was stored."""
-
-
-@dataclass(frozen=True, slots=True)
-class VaultRecord:
-    """Raw values kept off the log for one subject, encrypted under the subject's key."""
-
-    ref: str
-    """Opaque reference (what a decision's ``vault`` field holds)."""
-    subject: str
-    """Subject token (``tok:…``)."""
-    nonce: bytes
-    """AEAD nonce."""
-    ciphertext: bytes
-    """Encrypted canonical JSON of the raw values and salts."""
-    created_at: float
-    """Unix time written."""
 
 
 class WriteTransaction(Protocol):
@@ -113,22 +96,6 @@ class WriteTransaction(Protocol):
 
     def insert_checkpoint(self, size: int, root: bytes, note: bytes, created_at: float) -> int:
         """Store a signed checkpoint; return its ``seq``."""
-        ...
-
-    def put_vault(self, record: VaultRecord) -> None:
-        """Store a vault record."""
-        ...
-
-    def put_subject_key(self, subject: str, key: bytes) -> None:
-        """Store a subject's data key (created on first use)."""
-        ...
-
-    def subject_key(self, subject: str) -> bytes | None:
-        """A subject's data key, if it has one."""
-        ...
-
-    def erase_subject(self, subject: str) -> int:
-        """Delete every vault record and the key of ``subject``; return the records deleted."""
         ...
 
 
@@ -199,22 +166,6 @@ class AuditStore(Protocol):
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently stored checkpoint."""
-        ...
-
-    def vault_records(self, subject: str) -> list[VaultRecord]:
-        """A subject's vault records."""
-        ...
-
-    def vault_record(self, ref: str) -> VaultRecord | None:
-        """One vault record by reference."""
-        ...
-
-    def subject_key(self, subject: str) -> bytes | None:
-        """A subject's data key."""
-        ...
-
-    def scrub(self) -> None:
-        """Make deleted data unrecoverable from the store's files (after an erasure)."""
         ...
 
     def backup(self, path: str) -> None:

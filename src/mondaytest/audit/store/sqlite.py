@@ -14,8 +14,6 @@ Layout (schema version :data:`SCHEMA_VERSION`; every step is a row in ``migratio
     entries(idx INTEGER PRIMARY KEY, leaf, body, type, kind, eid, ts)
     nodes(level, idx, hash, PRIMARY KEY(level, idx)) WITHOUT ROWID     complete subtrees, level ≥ 1
     checkpoints(seq INTEGER PRIMARY KEY, size, root, note, created_at)
-    vault(ref PRIMARY KEY, subject, nonce, ciphertext, created_at)
-    vault_keys(subject PRIMARY KEY, key)
 
 URL: ``sqlite:///relative/path.db`` (relative to the contract's directory),
 ``sqlite:////absolute/path.db``, with optional query parameters ``synchronous`` (``full`` by
@@ -23,8 +21,8 @@ default, or ``normal``), ``busy_timeout`` (ms, default 30000) and ``max_page_cou
 file size; used to rehearse a full disk).
 
 Each thread gets its own connection; connections run in autocommit mode and every write is an
-explicit ``BEGIN IMMEDIATE … COMMIT``. ``secure_delete`` is on, so erased vault rows are
-overwritten with zeros, and an erasure truncates the WAL (see :meth:`SQLiteStore.scrub`).
+explicit ``BEGIN IMMEDIATE … COMMIT``. ``secure_delete`` is on for every connection (the
+erasable vault shares the file).
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from mondaytest.audit.store.interface import EntryRow, StoredCheckpoint, VaultRecord
+from mondaytest.audit.store.interface import EntryRow, StoredCheckpoint
 from mondaytest.errors import InputError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url"]
@@ -49,7 +47,7 @@ SCHEMA_VERSION = 1
 _MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
-        "entries, nodes, checkpoints, vault",
+        "entries, nodes, checkpoints",
         [
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             "CREATE TABLE entries (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, "
@@ -60,10 +58,6 @@ _MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
             "CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, "
             "root BLOB NOT NULL, note BLOB NOT NULL, created_at REAL NOT NULL)",
-            "CREATE TABLE vault (ref TEXT PRIMARY KEY, subject TEXT NOT NULL, "
-            "nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, created_at REAL NOT NULL)",
-            "CREATE INDEX vault_subject ON vault (subject)",
-            "CREATE TABLE vault_keys (subject TEXT PRIMARY KEY, key BLOB NOT NULL)",
         ],
     ),
 ]
@@ -168,27 +162,6 @@ class SQLiteWrite:
         )
         return int(cur.lastrowid or 0)
 
-    def put_vault(self, record: VaultRecord) -> None:
-        """Store a vault record."""
-        self._conn.execute(
-            "INSERT INTO vault (ref, subject, nonce, ciphertext, created_at) VALUES (?,?,?,?,?)",
-            (record.ref, record.subject, record.nonce, record.ciphertext, record.created_at),
-        )
-
-    def put_subject_key(self, subject: str, key: bytes) -> None:
-        """Store a subject's data key."""
-        self._conn.execute("INSERT INTO vault_keys (subject, key) VALUES (?, ?)", (subject, key))
-
-    def subject_key(self, subject: str) -> bytes | None:
-        """A subject's data key."""
-        return _subject_key(self._conn, subject)
-
-    def erase_subject(self, subject: str) -> int:
-        """Delete a subject's vault records and key."""
-        cur = self._conn.execute("DELETE FROM vault WHERE subject = ?", (subject,))
-        self._conn.execute("DELETE FROM vault_keys WHERE subject = ?", (subject,))
-        return int(cur.rowcount)
-
 
 def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -227,21 +200,6 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
     )
 
 
-def _subject_key(conn: sqlite3.Connection, subject: str) -> bytes | None:
-    row = conn.execute("SELECT key FROM vault_keys WHERE subject = ?", (subject,)).fetchone()
-    return None if row is None else bytes(row[0])
-
-
-def _vault(row: Any) -> VaultRecord:
-    return VaultRecord(
-        ref=str(row[0]),
-        subject=str(row[1]),
-        nonce=bytes(row[2]),
-        ciphertext=bytes(row[3]),
-        created_at=float(row[4]),
-    )
-
-
 class SQLiteStore:
     """An :class:`~mondaytest.audit.store.interface.AuditStore` in one SQLite file."""
 
@@ -266,6 +224,7 @@ class SQLiteStore:
             raise InputError(
                 "busy_timeout and max_page_count must be integers", field="audit.store"
             ) from None
+        self._capped = self._max_pages is not None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -289,8 +248,6 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
-            if self._max_pages is not None:
-                conn.execute(f"PRAGMA max_page_count = {self._max_pages}")
         except sqlite3.Error as exc:
             raise _store_error(exc, "opening", self.path) from None
         except OSError as exc:
@@ -362,11 +319,24 @@ class SQLiteStore:
         """The origin recorded at creation."""
         return self.get_meta("origin")
 
+    @property
+    def max_pages(self) -> int | None:
+        """The file-size cap in pages (``max_page_count``), None when uncapped."""
+        return self._max_pages
+
+    @max_pages.setter
+    def max_pages(self, pages: int | None) -> None:
+        self._max_pages = pages
+        self._capped = self._capped or pages is not None
+
     @contextlib.contextmanager
     def write(self) -> Iterator[SQLiteWrite]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; everything rolls back on any error."""
         conn = self._conn()
         try:
+            if self._capped:  # applied per transaction, so the cap can change at run time
+                limit = self._max_pages if self._max_pages is not None else 1073741823
+                conn.execute(f"PRAGMA max_page_count = {limit}")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise _store_error(exc, "taking the write lock", self.path) from None
@@ -502,52 +472,6 @@ class SQLiteStore:
             return _latest_checkpoint(self._conn())
         except sqlite3.Error as exc:
             raise _store_error(exc, "reading checkpoints", self.path) from None
-
-    def vault_records(self, subject: str) -> list[VaultRecord]:
-        """A subject's vault records."""
-        rows = self._read(
-            "reading the vault",
-            "SELECT ref, subject, nonce, ciphertext, created_at FROM vault WHERE subject = ? "
-            "ORDER BY created_at",
-            (subject,),
-        )
-        return [_vault(r) for r in rows]
-
-    def vault_record(self, ref: str) -> VaultRecord | None:
-        """One vault record."""
-        rows = self._read(
-            "reading the vault",
-            "SELECT ref, subject, nonce, ciphertext, created_at FROM vault WHERE ref = ?",
-            (ref,),
-        )
-        return _vault(rows[0]) if rows else None
-
-    def subject_key(self, subject: str) -> bytes | None:
-        """A subject's data key."""
-        try:
-            return _subject_key(self._conn(), subject)
-        except sqlite3.Error as exc:
-            raise _store_error(exc, "reading the vault", self.path) from None
-
-    def scrub(self) -> None:
-        """Push every committed page into the main file and truncate the WAL to zero bytes.
-
-        With ``secure_delete`` on, deleted rows are zeroed in their pages; truncating the WAL
-        removes the older page images that still held them.
-        """
-        try:
-            conn = self._conn()
-            for _ in range(50):
-                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    return
-                time.sleep(0.05)
-        except sqlite3.Error as exc:
-            raise _store_error(exc, "checkpointing the WAL", self.path) from None
-        raise StoreError(
-            f"could not truncate the WAL of {self.path}: a reader keeps it open",
-            hint="stop other readers and run the command again",
-        )
 
     def backup(self, path: str) -> None:
         """Online, consistent copy through SQLite's backup API."""
