@@ -13,7 +13,7 @@ from tests.evals.evalkit import Behaviour, Handler, Project
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+def evproj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     """A project dir with ``app.py`` (predict = upper-case) and 20 cases."""
     p = Project(tmp_path)
     p.write(

@@ -180,10 +180,10 @@ def test_unparsable_judgements(raw: Any) -> None:
 
 
 def test_judge_scorer_over_http_with_pin(
-    http_server: tuple[str, Behaviour], project: Project
+    http_server: tuple[str, Behaviour], evproj: Project
 ) -> None:
     base, behaviour = http_server
-    project.write("evals/rubric.md", "Is {{output}} the same as {{expected}}? Answer SCORE: 1-5.")
+    evproj.write("evals/rubric.md", "Is {{output}} the same as {{expected}}? Answer SCORE: 1-5.")
     judge = {
         "name": "judge",
         "kind": "judge",
@@ -191,7 +191,7 @@ def test_judge_scorer_over_http_with_pin(
         "rubric": "evals/rubric.md",
         "scale": [1, 5],
     }
-    result = project.run(
+    result = evproj.run(
         target={"python": "app:wrong_on_odd"}, scorers=[{"name": "exact", "kind": "exact"}, judge]
     )
     rows = trials(result)
@@ -206,15 +206,15 @@ def test_judge_scorer_over_http_with_pin(
     info = next(s for s in result.data["scorers"] if s["name"] == "judge")
     assert info["deterministic"] is False
     judge["pin"] = info["fingerprint"]
-    project.run(target={"python": "app:wrong_on_odd"}, scorers=[judge])  # pinned: runs
-    project.write("evals/rubric.md", "A different rubric {{output}}")
+    evproj.run(target={"python": "app:wrong_on_odd"}, scorers=[judge])  # pinned: runs
+    evproj.write("evals/rubric.md", "A different rubric {{output}}")
     with pytest.raises(ConfigError, match="the judge changed"):
-        project.run(target={"python": "app:wrong_on_odd"}, scorers=[judge])
+        evproj.run(target={"python": "app:wrong_on_odd"}, scorers=[judge])
 
 
-def test_judge_output_unparsable_is_an_error_not_a_pass(project: Project) -> None:
-    project.write("judges.py", "def vague(req):\n    return 'it depends'\n")
-    result = project.run(
+def test_judge_output_unparsable_is_an_error_not_a_pass(evproj: Project) -> None:
+    evproj.write("judges.py", "def vague(req):\n    return 'it depends'\n")
+    result = evproj.run(
         scorers=[
             {
                 "name": "j",
@@ -232,8 +232,8 @@ def test_judge_output_unparsable_is_an_error_not_a_pass(project: Project) -> Non
     assert result.data["metrics"]["j"]["errors"] == 20
 
 
-def test_custom_python_scorers(project: Project) -> None:
-    project.write(
+def test_custom_python_scorers(evproj: Project) -> None:
+    evproj.write(
         "scoring.py",
         """
         from mondaytest.evals.model import Score
@@ -257,7 +257,7 @@ def test_custom_python_scorers(project: Project) -> None:
             return True
         """,
     )
-    result = project.run(
+    result = evproj.run(
         scorers=[
             {"name": "len", "kind": "python", "function": "scoring:length_ok"},
             {"name": "ratio", "kind": "python", "function": "scoring:ratio", "threshold": 0.8},
@@ -277,17 +277,17 @@ def test_custom_python_scorers(project: Project) -> None:
     assert row["scores"]["typed"]["reason"] == "custom"
     assert row["passed"] is False
     assert [s["deterministic"] for s in result.data["scorers"]] == [True, True, False, True]
-    broken = project.run(
+    broken = evproj.run(
         scorers=[{"name": "b", "kind": "python", "function": "scoring:broken"}], error_budget=1.0
     )
     assert "return a bool, a number or a Score" in trials(broken)[0]["scores"]["b"]["error"]
     with pytest.raises(ConfigError, match="asks for nonsense"):
-        project.run(scorers=[{"name": "w", "kind": "python", "function": "scoring:wants"}])
+        evproj.run(scorers=[{"name": "w", "kind": "python", "function": "scoring:wants"}])
 
 
-def test_scorer_exceptions_are_score_errors(project: Project) -> None:
-    project.write("bad.py", "def crash(output):\n    raise ZeroDivisionError('oops')\n")
-    result = project.run(
+def test_scorer_exceptions_are_score_errors(evproj: Project) -> None:
+    evproj.write("bad.py", "def crash(output):\n    raise ZeroDivisionError('oops')\n")
+    result = evproj.run(
         scorers=[
             {"name": "exact", "kind": "exact"},
             {"name": "z", "kind": "python", "function": "bad:crash"},
@@ -301,10 +301,10 @@ def test_scorer_exceptions_are_score_errors(project: Project) -> None:
     assert "output" in row
 
 
-def test_pii_leak_is_a_reserved_slot(project: Project) -> None:
+def test_pii_leak_is_a_reserved_slot(evproj: Project) -> None:
     assert "pii_leak" in SCORER_KINDS
     with pytest.raises(ConfigError, match="provided by the guard"):
-        project.run(scorers=[{"name": "pii", "kind": "pii_leak"}])
+        evproj.run(scorers=[{"name": "pii", "kind": "pii_leak"}])
     # once registered (as the guard will), it builds
     from mondaytest.evals.scorers.match import ExactMatch
 
@@ -318,7 +318,7 @@ def test_pii_leak_is_a_reserved_slot(project: Project) -> None:
     register_scorer("pii_leak", Fake)
     try:
         assert (
-            project.run(scorers=[{"name": "pii", "kind": "pii_leak"}]).data["metrics"]["pii"][
+            evproj.run(scorers=[{"name": "pii", "kind": "pii_leak"}]).data["metrics"]["pii"][
                 "pass_rate"
             ]
             == 1.0

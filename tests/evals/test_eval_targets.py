@@ -53,17 +53,17 @@ def test_python_sync_goes_inline_once_cheap_and_back_when_slow(tmp_path: Path) -
     assert len(target.info.fingerprint) == 64
 
 
-def test_python_target_fingerprint_follows_source_and_version(project: Project) -> None:
-    ctx = TargetContext(project.root)
+def test_python_target_fingerprint_follows_source_and_version(evproj: Project) -> None:
+    ctx = TargetContext(evproj.root)
     a = PythonTarget("app:predict", ctx)
     b = PythonTarget("app:predict", ctx, version="v2")
     assert a.info.fingerprint != b.info.fingerprint
     assert a.info.detail["source_sha256"]
 
 
-def test_python_import_errors_are_config_errors(project: Project) -> None:
+def test_python_import_errors_are_config_errors(evproj: Project) -> None:
     with pytest.raises(ConfigError, match="cannot import the target 'nomod:f'"):
-        PythonTarget("nomod:f", TargetContext(project.root))
+        PythonTarget("nomod:f", TargetContext(evproj.root))
 
 
 # -------------------------------------------------------------------------------------- http
@@ -180,15 +180,15 @@ def test_parse_retry_after() -> None:
 
 
 def test_http_suite_end_to_end_with_429_retries(
-    http_server: tuple[str, Behaviour], project: Project
+    http_server: tuple[str, Behaviour], evproj: Project
 ) -> None:
     base, behaviour = http_server
     behaviour.fail_first = 3
-    project.cases(
+    evproj.cases(
         "evals/cases.jsonl",
         [{"id": f"c{i}", "input": "x", "expected": {"label": "OK"}} for i in range(5)],
     )
-    result = project.run(
+    result = evproj.run(
         target={"http": {"url": base + "/flaky", "output": "$.result"}},
         scorers=[{"name": "label", "kind": "exact", "field": "label"}],
         retries=3,
@@ -201,10 +201,10 @@ def test_http_suite_end_to_end_with_429_retries(
     assert "HTTP 429" in rows[0]["attempt_errors"][0] or "HTTP 429" in str(rows)
 
 
-def test_http_suite_timeout(http_server: tuple[str, Behaviour], project: Project) -> None:
+def test_http_suite_timeout(http_server: tuple[str, Behaviour], evproj: Project) -> None:
     base, _ = http_server
-    project.cases("evals/cases.jsonl", [{"id": "c1", "input": "x"}])
-    result = project.run(
+    evproj.cases("evals/cases.jsonl", [{"id": "c1", "input": "x"}])
+    result = evproj.run(
         target={"http": {"url": base + "/slow", "timeout_s": 0.1}},
         scorers=[{"name": "v", "kind": "json_schema", "schema": {"type": "object"}}],
         retries=0,
@@ -293,8 +293,8 @@ def test_cmd_per_case(tmp_path: Path) -> None:
     assert err == "exited with code 2: bad input"
 
 
-def test_cmd_suite_with_worker_timeout(project: Project) -> None:
-    project.write(
+def test_cmd_suite_with_worker_timeout(evproj: Project) -> None:
+    evproj.write(
         "worker.py",
         """
         import json, sys, time
@@ -305,7 +305,7 @@ def test_cmd_suite_with_worker_timeout(project: Project) -> None:
             print(json.dumps({"id": req["id"], "output": req["input"].upper()}), flush=True)
         """,
     )
-    result = project.run(
+    result = evproj.run(
         target={"cmd": [sys.executable, "worker.py"], "workers": 2},
         timeout_s=0.5,
         retries=0,

@@ -1,9 +1,464 @@
-"""`monday eval` commands."""
+"""``monday eval``: run suites, inspect runs, compare them, measure flakiness.
+
+Every command parses its options, calls :mod:`mondaytest.evals` and renders. Runs live under
+``.monday/runs`` beside the contract (``--spec``).
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from mondaytest.cli import state
+from mondaytest.cli.state import OutputFormat
+from mondaytest.errors import ConfigError, InputError
+from mondaytest.evals.compare import Comparison, compare_runs
+from mondaytest.evals.flaky import flaky_report
+from mondaytest.evals.runner import RunOptions, run_suite
+from mondaytest.evals.runs import RunRecord, iter_trials, list_runs, resolve_run
+from mondaytest.evals.suites import suite_from_spec
 
 __all__ = ["app"]
 
-app = typer.Typer(help="eval commands.", no_args_is_help=True)
+app = typer.Typer(help="Eval suites: run, show, list, compare, flakiness.", no_args_is_help=True)
+
+SpecOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec", help="The contract (default: ./monday.yaml or a parent's).", show_default=False
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
+def _root(spec: Path | None) -> Path:
+    """The project directory: where the contract is (runs live under its .monday/)."""
+    from mondaytest.spec.loader import find_spec
+
+    try:
+        return find_spec(spec).resolve().parent
+    except ConfigError:
+        if spec is not None:
+            raise
+        return Path.cwd()
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+# ------------------------------------------------------------------------------------ progress
+
+
+class _Progress:
+    """A bar on a terminal; a plain line every few seconds in CI or when piped."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.plain = state.plain()
+        self.total = 0
+        self.suite = ""
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = 0.0
+
+    def started(self, run_id: str, suite: str, total: int, done: int) -> None:
+        self.total, self.suite = total, suite
+        if self.quiet:
+            return
+        err = state.err_console()
+        resumed = f", resuming at {done}" if done else ""
+        err.print(f"run {run_id}: {total} trials of suite {suite}{resumed}", highlight=False)
+        if not self.plain:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(suite, total=total, completed=done, status="")
+        self._last = time.monotonic()
+
+    def progress(self, done: int, errors: int, passed: int, failed: int) -> None:
+        if self.quiet:
+            return
+        status = f"pass {passed} fail {failed} err {errors}"
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, status=status)
+        elif time.monotonic() - self._last >= 5.0:
+            self._last = time.monotonic()
+            state.err_console().print(
+                f"{self.suite}: {done}/{self.total} trials, {status}", highlight=False
+            )
+
+    def finished(self, data: dict[str, Any]) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+
+def _metrics_table(data: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("metric", "kind", "graded", "n", "mean", "pass rate", "errors"):
+        table.add_column(
+            col, justify="right" if col in ("n", "mean", "pass rate", "errors") else "left"
+        )
+    for name, m in (data.get("metrics") or {}).items():
+        table.add_row(
+            name,
+            str(m.get("kind")),
+            "model" if m.get("deterministic") is False else "deterministic",
+            str(m.get("n")),
+            _fmt(m.get("mean")),
+            _pct(m.get("pass_rate")),
+            str(m.get("errors", 0)),
+        )
+    return table
+
+
+def _render_run(data: dict[str, Any], run_dir: Path | None) -> None:
+    out = state.console()
+    counts = data.get("counts") or {}
+    duration = data.get("duration_s") or 0
+    trials = counts.get("trials", 0)
+    rate = f", {trials / duration:,.0f}/s" if duration else ""
+    status = data.get("status")
+    colour = "green" if status == "complete" else "red"
+    out.print(
+        f"run [bold]{data.get('run_id')}[/]  [{colour}]{status}[/]  suite {data.get('suite')} "
+        f"v{data.get('suite_version')}  {trials} trials in {duration:.2f}s{rate}"
+    )
+    if data.get("stopped_reason"):
+        out.print(f"  [red]stopped:[/] {data['stopped_reason']}")
+    cfg = data.get("config") or {}
+    out.print(
+        f"  passed {counts.get('passed', 0)}  failed {counts.get('failed', 0)}  "
+        f"errors {counts.get('errors', 0) + counts.get('score_errors', 0)}  "
+        f"cached {counts.get('cached', 0)}  retried {counts.get('retried', 0)}  "
+        f"mode {cfg.get('mode')}  seed {cfg.get('seed')}"
+        + (f"  sample {cfg.get('sample')}" if cfg.get("sample") else "")
+    )
+    out.print(_metrics_table(data))
+    for name, m in (data.get("metrics") or {}).items():
+        cls = m.get("classification")
+        if cls:
+            out.print(
+                f"  {name}: accuracy {_fmt(cls['accuracy'])}  macro F1 {_fmt(cls['macro']['f1'])}  "
+                f"micro F1 {_fmt(cls['micro']['f1'])}  labels {', '.join(cls['labels'])}"
+            )
+    lat = data.get("latency_ms") or {}
+    if lat.get("n"):
+        out.print(
+            f"  latency ms: p50 {_fmt(lat.get('p50'), 2)}  p95 {_fmt(lat.get('p95'), 2)}  "
+            f"max {_fmt(lat.get('max'), 2)}"
+        )
+    cost = (data.get("cost") or {}).get("total")
+    if cost is not None:
+        out.print(f"  cost: ${cost:.4f}")
+    if data.get("recorded"):
+        out.print(f"  recorded {data['recorded']['calls']} calls to {data['recorded']['cassette']}")
+    if run_dir is not None:
+        out.print(f"  {run_dir}")
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+@app.command("run")
+def run(
+    suite: Annotated[
+        str | None, typer.Argument(help="Suite name (optional when there is one).")
+    ] = None,
+    spec: SpecOpt = None,
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=1, help="Run N cases, stratified by tag.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Seed of order and sample.")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, max=100, help="Trials per case.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=1024, help="Target calls in flight.")
+    ] = None,
+    cache: Annotated[
+        str | None, typer.Option("--cache", help="Output cache: rw, ro or off.", show_default=False)
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Run live and write the cassette.")
+    ] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Use the cassette instead of the target.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue an unfinished run (id or 'latest').")
+    ] = None,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="key=value stored in run.json (repeatable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Run a suite: trials stream to .monday/runs/<id>/trials.jsonl, the summary to run.json.
+
+    Exit 0 when the run completed (judging it is `monday eval gate`'s job), 2 for a bad
+    contract or dataset, 3 when the run stopped over its error budget or ran nothing.
+    """
+    from mondaytest.spec import load_spec
+
+    if record and replay:
+        raise InputError("--record and --replay exclude each other")
+    if cache is not None and cache not in ("rw", "ro", "off"):
+        raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
+    labels: dict[str, str] = {}
+    for item in label or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--label needs key=value, got {item!r}")
+        labels[key] = value
+    loaded = load_spec(spec)
+    ref = suite_from_spec(loaded, suite)
+    options = RunOptions(
+        sample=sample,
+        seed=seed,
+        epochs=epochs,
+        concurrency=concurrency,
+        cache=cache,  # type: ignore[arg-type]
+        mode="record" if record else ("replay" if replay else "live"),
+        resume=resume,
+        labels=labels,
+    )
+    result = run_suite(ref, options, _Progress(quiet or fmt is OutputFormat.json))
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(result.data, indent=2, ensure_ascii=False))
+    else:
+        _render_run(result.data, result.dir)
+    result.raise_for_status()
+
+
+@app.command("show")
+def show(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique prefix, 'latest' or path.")
+    ] = "latest",
+    spec: SpecOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Failures and errors to list.")] = 20,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Show a run: summary, metrics, and its failed and errored cases."""
+    record = resolve_run(_root(spec), run_ref)
+    failures: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    n_fail = n_err = 0
+    for trial in iter_trials(record.dir):
+        if trial.get("status") in ("error", "score_error"):
+            n_err += 1
+            if len(errors) < limit:
+                errors.append(trial)
+        elif trial.get("passed") is False:
+            n_fail += 1
+            if len(failures) < limit:
+                failures.append(trial)
+    if fmt is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {"run": record.data, "failures": failures, "errors": errors},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    _render_run(record.data, record.dir)
+    out = state.console()
+    if failures:
+        out.print(f"[bold]failed[/] ({n_fail}{', first ' + str(limit) if n_fail > limit else ''}):")
+        for t in failures:
+            reasons = [
+                f"{name}: {s.get('reason') or s.get('value')}"
+                for name, s in (t.get("scores") or {}).items()
+                if s.get("passed") is False
+            ]
+            out.print(
+                f"  {t['case']} (epoch {t.get('epoch', 0)}): {'; '.join(reasons)}", markup=False
+            )
+    if errors:
+        out.print(f"[bold]errors[/] ({n_err}{', first ' + str(limit) if n_err > limit else ''}):")
+        for t in errors:
+            retries = f" after {t.get('attempts')} attempts" if t.get("attempts", 1) > 1 else ""
+            out.print(
+                f"  {t['case']} (epoch {t.get('epoch', 0)}){retries}: {t.get('error')}",
+                markup=False,
+            )
+
+
+@app.command("ls")
+def ls(
+    spec: SpecOpt = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="Only runs of this suite.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest N runs.")] = 20,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """List runs, newest last."""
+    runs = list_runs(_root(spec), suite)[-limit:]
+    rows = [
+        {
+            "run_id": r.id,
+            "suite": r.suite,
+            "status": r.status,
+            "started_at": r.data.get("started_at"),
+            "trials": (r.data.get("counts") or {}).get("trials"),
+            "pass_rate": (r.data.get("counts") or {}).get("pass_rate"),
+            "errors": (r.data.get("counts") or {}).get("errors"),
+            "mode": (r.data.get("config") or {}).get("mode"),
+            "path": str(r.dir),
+        }
+        for r in runs
+    ]
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        state.console().print("no runs yet — start one with `monday eval run SUITE`")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("run", "suite", "status", "started", "trials", "pass rate", "errors", "mode"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            row["run_id"],
+            row["suite"],
+            row["status"],
+            str(row["started_at"] or ""),
+            _fmt(row["trials"]),
+            _pct(row["pass_rate"]),
+            _fmt(row["errors"]),
+            str(row["mode"]),
+        )
+    state.console().print(table)
+
+
+def _render_comparison(cmp: Comparison) -> None:
+    out = state.console()
+    out.print(f"compare [bold]{cmp.a.id}[/] (A) → [bold]{cmp.b.id}[/] (B), suite {cmp.b.suite}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("metric", "n", "A", "B", "Δ", "95% CI of Δ", "p", "flips"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in cmp.metrics:
+        ci = f"[{m.low:+.3f}, {m.high:+.3f}]" if m.low is not None and m.high is not None else "—"
+        flips = f"-{m.pass_to_fail}/+{m.fail_to_pass}" if m.binary else ""
+        delta = m.delta
+        table.add_row(
+            m.name,
+            str(m.n),
+            _fmt(m.a_mean),
+            _fmt(m.b_mean),
+            "—" if delta is None else f"{delta:+.3f}",
+            ci,
+            _fmt(m.p_value),
+            flips,
+        )
+    out.print(table)
+    for title, ids in (
+        ("passed in A, not in B", cmp.to_fail),
+        ("failed in A, pass in B", cmp.to_pass),
+        ("only in B", cmp.added),
+        ("only in A", cmp.removed),
+    ):
+        if ids:
+            shown = ", ".join(ids[:20]) + (f" … ({len(ids) - 20} more)" if len(ids) > 20 else "")
+            out.print(f"{title} ({len(ids)}): {shown}", markup=False)
+    for note in cmp.notes:
+        out.print(f"note: {note}", markup=False)
+
+
+@app.command("compare")
+def compare(
+    a: Annotated[str, typer.Argument(help="Run A (e.g. the baseline run).")],
+    b: Annotated[str, typer.Argument(help="Run B (e.g. the candidate).")] = "latest",
+    spec: SpecOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Pair two runs case by case: Δ per metric with a 95 % interval, flipped cases.
+
+    Runs of different suite versions, scorers or cases are refused (exit 3), naming what differs.
+    """
+    root = _root(spec)
+    cmp = compare_runs(resolve_run(root, a), resolve_run(root, b))
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(cmp.to_json(), indent=2))
+        return
+    _render_comparison(cmp)
+
+
+@app.command("flaky")
+def flaky(
+    runs: Annotated[
+        list[str] | None, typer.Argument(metavar="[RUN]...", help="Runs to pool.")
+    ] = None,
+    spec: SpecOpt = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="Use this suite's newest runs.")
+    ] = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="How many newest runs to pool.")] = 1,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Flaky cases to list.")] = 20,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Per-case flake rate across epochs and runs (run with --epochs 3 or pool several runs)."""
+    root = _root(spec)
+    records: list[RunRecord]
+    if runs:
+        records = [resolve_run(root, r) for r in runs]
+    else:
+        found = list_runs(root, suite)
+        if not found:
+            raise InputError("there are no runs yet", hint="run the suite with --epochs 3 first")
+        if suite is None:
+            suite = found[-1].suite
+            found = [r for r in found if r.suite == suite]
+        records = found[-last:]
+    report = flaky_report(records)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    out = state.console()
+    out.print(
+        f"{len(report.cases)} cases over {len(records)} run(s); {report.repeated} with ≥2 trials; "
+        f"flaky: {len(report.flaky)} ({_pct(report.flaky_share)})"
+    )
+    if report.repeated == 0:
+        out.print("no case ran twice: use --epochs 3, or pool runs with --last N")
+    for c in report.flaky[:limit]:
+        out.print(
+            f"  {c.id}: passed {c.passes}/{c.trials} ({_pct(c.pass_rate)}), "
+            f"flake rate {_pct(c.flake_rate)}",
+            markup=False,
+        )
