@@ -22,6 +22,7 @@ from mondaytest.evals.gate import (
     Status,
     decide_paired_binary,
     evaluate_gate,
+    outcomes_digest,
 )
 from mondaytest.spec.evals_gate import GateSpec
 
@@ -466,6 +467,21 @@ def test_verdict_dict_is_in_the_restricted_profile_and_deterministic() -> None:
     assert len(canonical_json(first)) < 64 * 1024  # fits one audit leaf
 
 
+def test_outcomes_digest_equals_canonical_json_of_the_records() -> None:
+    import hashlib
+
+    items = [
+        CaseOutcome("é-2", False, {"b": 0.25, "a": 1 / 3}, ("t",), "k", True, 1.5, Decimal("2")),
+        CaseOutcome("a-1", True),
+    ]
+    records = [o.to_record() for o in sorted(items, key=lambda o: o.id)]
+    expected = "sha256:" + hashlib.sha256(canonical_json(records)).hexdigest()
+    assert outcomes_digest(items) == expected
+    assert outcomes_digest(list(reversed(items))) == expected
+    with pytest.raises(HarnessError):
+        CaseOutcome("a", True, {"ü": 1.0})
+
+
 def test_check_kinds_in_order() -> None:
     base, cand = binary_runs((100, 0, 0, 0))
     cand[0] = CaseOutcome(cand[0].id, True, cand[0].scores, tags=("critical",))
@@ -477,3 +493,22 @@ def test_check_kinds_in_order() -> None:
         CheckKind.REGRESSION,
         CheckKind.BUDGET,
     ]
+
+
+def test_power_bench_runs_the_real_gate() -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "eval_power.py"
+    module_spec = importlib.util.spec_from_file_location("eval_power_under_test", path)
+    assert module_spec is not None
+    assert module_spec.loader is not None
+    power = importlib.util.module_from_spec(module_spec)
+    sys.modules["eval_power_under_test"] = power  # dataclasses look their module up
+    module_spec.loader.exec_module(power)
+    worse = power.simulate(drop=0.03, replications=200, full_gate_checks=3)
+    same = power.simulate(drop=0.0, replications=200, full_gate_checks=3)
+    assert worse.full_gate_checked == 3  # evaluate_gate agreed with the vectorised rule
+    assert worse.fail_rate >= 0.8
+    assert same.fail_rate <= 0.1
