@@ -1,0 +1,136 @@
+"""The SQLite store: schema and migrations, URLs, atomic batches, sequencing under a lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mondaytest.audit.entries import draft_decision, draft_state_change
+from mondaytest.audit.merkle import MemoryHashes, leaf_hash, root_at
+from mondaytest.audit.sequencer import Sequencer
+from mondaytest.audit.store import open_store, resolve_store_url
+from mondaytest.audit.store.sqlite import SCHEMA_VERSION, sqlite_path_from_url
+from mondaytest.errors import ConfigError, InputError, StoreError
+
+ORIGIN = "monday.test/store"
+
+
+def test_schema_version_and_migrations_table(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+    conn = sqlite3.connect(tmp_path / "a.db")
+    rows = conn.execute("SELECT version, name FROM migrations").fetchall()
+    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute("INSERT INTO migrations VALUES (99, 'future', 0)")
+    conn.commit()
+    conn.close()
+    newer = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    with pytest.raises(StoreError, match="schema v99, newer than this Monday"):
+        newer.size()
+
+
+def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sqlite_path_from_url("sqlite:///rel/a.db", tmp_path) == (tmp_path / "rel/a.db", {})
+    assert sqlite_path_from_url("sqlite:////abs/a.db?synchronous=normal", tmp_path) == (
+        Path("/abs/a.db"),
+        {"synchronous": "normal"},
+    )
+    with pytest.raises(InputError, match="names no file"):
+        sqlite_path_from_url("sqlite:///", tmp_path)
+    with pytest.raises(InputError, match="synchronous=off"):
+        open_store("sqlite:///x.db?synchronous=off", base_dir=tmp_path)
+    with pytest.raises(InputError, match="integers"):
+        open_store("sqlite:///x.db?max_page_count=lots", base_dir=tmp_path)
+    monkeypatch.setenv("MONDAY_DATABASE_URL", "sqlite:///env.db")
+    assert resolve_store_url("sqlite:///spec.db") == "sqlite:///env.db"
+    assert resolve_store_url("sqlite:///spec.db", "sqlite:///flag.db") == "sqlite:///flag.db"
+    monkeypatch.delenv("MONDAY_DATABASE_URL")
+    assert resolve_store_url("sqlite:///spec.db") == "sqlite:///spec.db"
+
+
+def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    store = open_store(f"sqlite:///{tmp_path / 'file' / 'a.db'}")
+    with pytest.raises(StoreError):
+        store.size()
+
+
+def test_sequencer_tree_matches_memory_tree(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    seq = Sequencer(store, ORIGIN)
+    bodies: list[bytes] = []
+    for n in (1, 2, 3, 64, 7, 100):
+        drafts = [draft_decision({"decision": "d"}, origin=ORIGIN) for _ in range(n)]
+        first = len(bodies)
+        assert seq.append(drafts) == list(range(first, first + n))
+        bodies.extend(row.body for row in store.entries(first))
+    mem = MemoryHashes(leaf_hash(b) for b in bodies)
+    for size in (1, 2, 3, 70, 77, len(bodies)):
+        assert root_at(size, store) == root_at(size, mem)
+    # a second sequencer (another process) picks up where the first left off
+    other = Sequencer(store, ORIGIN)
+    assert other.append([draft_decision({"decision": "d"}, origin=ORIGIN)]) == [len(bodies)]
+    assert seq.append([draft_decision({"decision": "d"}, origin=ORIGIN)]) == [len(bodies) + 1]
+    store.close()
+
+
+def test_config_idx_is_assigned_inside_the_transaction(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    a, b = Sequencer(store, ORIGIN), Sequencer(store, ORIGIN)
+    a.append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    mv = {"model": "m", "version": "2"}
+    b.append([draft_state_change("model_version", mv, origin=ORIGIN)])
+    (idx,) = a.append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    row = store.entry(idx)
+    assert row is not None
+    assert b'"config_idx":1' in row.body
+    first = store.entry(0)
+    assert first is not None
+    assert b'"config_idx":null' in first.body
+    store.close()
+
+
+def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    seq = Sequencer(store, ORIGIN)
+    seq.append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    dup = draft_decision({"decision": "d"}, origin=ORIGIN)
+    conn = sqlite3.connect(tmp_path / "a.db")
+    with conn:  # a trigger makes the third insert of the next batch fail
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.idx = 3 "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    conn.close()
+    with pytest.raises(StoreError, match="boom"):
+        seq.append([dup, dup, dup])
+    assert store.size() == 1
+    assert list(store.nodes(1)) == []
+    store.close()
+
+
+def test_other_origin_is_refused(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    Sequencer(store, ORIGIN).append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    with pytest.raises(ConfigError, match="holds the log"):
+        Sequencer(store, "monday.test/other").append([])
+    store.close()
+
+
+def test_search_and_lookup(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    seq = Sequencer(store, ORIGIN)
+    d = draft_decision({"decision": "needle"}, origin=ORIGIN, entry_id="dec-1")
+    seq.append([draft_decision({"decision": "hay"}, origin=ORIGIN), d])
+    assert store.find_entry_id("dec-1") == 1
+    assert store.find_entry_id("nope") is None
+    assert [r.idx for r in store.search(text="needle")] == [1]
+    assert [r.idx for r in store.search(kind="decision", limit=1)] == [1]
+    assert store.entry(5) is None
+    with pytest.raises(StoreError, match="no hash for subtree"):
+        store.subtree_hash(3, 0)
+    store.close()

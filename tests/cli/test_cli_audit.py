@@ -1,0 +1,281 @@
+"""``monday audit`` end to end: keygen into a commented contract, append, receipts, verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.conftest import VALID_SPEC, write_project
+
+from mondaytest.cli.app import main
+
+COMMENTED = VALID_SPEC.replace(
+    "audit:\n  origin: audit.example.com/claims\n",
+    "# The signed log.\naudit:\n  origin: audit.example.com/claims   # the log's name\n"
+    "  # where the key lives; never commit it\n  key: file:.monday/keys/audit.key\n"
+    "  durability: sequenced # keep\n",
+)
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A governed project in a git repository, as the current directory."""
+    spec = write_project(tmp_path, COMMENTED)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONDAY_DATABASE_URL", raising=False)
+    return spec
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
+
+
+def _keygen(capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["audit", "keygen"]) == 0
+    return capsys.readouterr().out.strip()
+
+
+def test_keygen_records_the_vkey_and_keeps_every_comment(
+    proj: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = proj.read_text()
+    vkey = _keygen(capsys)
+    assert vkey.startswith("audit.example.com/claims+")
+    after = proj.read_text()
+    inserted = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert inserted == [f"  vkey: {vkey}"]
+    assert after.replace(f"  vkey: {vkey}\n", "") == before  # nothing else moved
+    key = proj.parent / ".monday" / "keys" / "audit.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(key)], cwd=proj.parent, check=False)
+    assert ignored.returncode == 0
+    # again: the key is reused, the contract unchanged
+    assert _keygen(capsys) == vkey
+    assert proj.read_text() == after
+
+
+def test_keygen_replaces_an_existing_vkey_line_in_place(
+    proj: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey = _keygen(capsys)
+    assert main(["audit", "keygen", "--force"]) == 0
+    new = capsys.readouterr().out.strip()
+    assert new != vkey
+    text = proj.read_text()
+    assert text.count("vkey:") == 1
+    assert f"  vkey: {new}\n" in text
+
+
+def test_keygen_outside_a_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "k.key"
+    assert main(["audit", "keygen", "--out", str(out), "--origin", "x.example/log"]) == 0
+    assert capsys.readouterr().out.startswith("x.example/log+")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert main(["audit", "keygen", "--out", str(out)]) == 2
+    assert "--out needs --origin" in capsys.readouterr().err
+
+
+def test_init_keygen_append_with_no_hand_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONDAY_DATABASE_URL", raising=False)
+    assert main(["init", "."]) == 0
+    assert main(["audit", "keygen"]) == 0
+    capsys.readouterr()
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "classify"}}\n')
+    assert main(["audit", "append"]) == 0
+    assert capsys.readouterr().out == "1\n"
+
+
+def test_append_prints_indexes_and_log_shows_them(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    lines = [
+        {"kind": "model_version", "payload": {"model": "m", "version": "1"}},
+        {"kind": "decision", "payload": {"decision": "triage", "outcome": {"code": "a"}}},
+        {"type": "decision", "payload": {"decision": "triage"}, "actor": "tok:svc"},
+    ]
+    _stdin(monkeypatch, "\n".join(json.dumps(x) for x in lines) + "\n\n")
+    assert main(["audit", "append"]) == 0
+    assert capsys.readouterr().out.split() == ["1", "2", "3"]
+    _stdin(monkeypatch, json.dumps(lines[1]) + "\n")
+    assert main(["audit", "append", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"indexes": [4]}
+    assert main(["audit", "log", "-n", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3
+    assert "config_idx=1" in out[-1]
+    assert main(["audit", "log", "--kind", "model_version", "--format", "json"]) == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["idx"] for e in entries] == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('{"kind": "decision", "payload": {"decision": "t"}}\nnot json\n', 2, "not JSON"),
+        ("[1, 2]\n", 1, "must be a JSON object"),
+        ('{"payload": {}}\n', 1, 'missing "kind"'),
+        ('{"kind": "decision"}\n', 1, 'missing "payload"'),
+        ('{"kind": "nope", "payload": {}}\n', 1, "unknown entry kind 'nope'"),
+        ('{"kind": "decision", "payload": {"decision": "t", "x": 1}}\n', 1, "payload.x"),
+        ('{"kind": "decision", "payload": {"decision": "t"}, "extra": 1}\n', 1, "unknown field"),
+        ('\n\n{"kind": "decision", "payload": {"decision": 1.5}}\n', 3, "payload.decision"),
+        ('{"kind": "decision", "payload": {"decision": "t", "outcome": {"s": 0.5}}}\n', 1, "float"),
+        ('{"kind": "decision", "payload": {"decision": "t"}, "actor": 5}\n', 1, '"actor"'),
+        ('{"kind": "decision", "payload": {"decision": NaN}}\n', 1, "NaN"),
+        ('{"type": "other", "payload": {}}\n', 1, "type must be"),
+    ],
+)
+def test_append_bad_line_exits_2_naming_the_line_and_writes_nothing(
+    proj: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    line: int,
+    message: str,
+) -> None:
+    _keygen(capsys)
+    _stdin(monkeypatch, text)
+    assert main(["audit", "append"]) == 2
+    err = capsys.readouterr().err
+    assert f"<stdin>:{line}:" in err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (proj.parent / ".monday" / "audit.db").exists() or _size(proj) == 0
+
+
+def _size(proj: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(proj.parent / ".monday" / "audit.db")
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_append_with_non_utf8_input(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"kind": "\xff"}\n')))
+    assert main(["audit", "append"]) == 2
+    assert "<stdin>:1: not UTF-8" in capsys.readouterr().err
+
+
+def test_append_without_a_key_says_what_to_do(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stdin(monkeypatch, "")
+    assert main(["audit", "append"]) == 2
+    err = capsys.readouterr().err
+    assert "keygen" in err
+
+
+def test_checkpoint_receipt_verify_consistency_export(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey = _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 5)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "old.checkpoint"]) == 0
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 5)
+    assert main(["audit", "append"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "checkpoint", "--format", "json"]) == 0
+    cp = json.loads(capsys.readouterr().out)
+    assert cp["size"] == 11
+    Path("new.checkpoint").write_text(cp["note"])
+
+    assert main(["audit", "receipt", "3", "-o", "r.tlog-proof"]) == 0
+    assert main(["audit", "verify", "r.tlog-proof"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ entry 3 (decision" in out
+    assert "audit.example.com/claims at size 11" in out
+    # offline: only the receipt and the vkey
+    os.rename(".monday", ".elsewhere")
+    assert main(["audit", "verify", "r.tlog-proof", "--vkey", vkey, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["index"] == 3
+    os.rename(".elsewhere", ".monday")
+    # a changed receipt fails with exit 1
+    data = Path("r.tlog-proof").read_bytes()
+    Path("bad.tlog-proof").write_bytes(data.replace(b"index 3", b"index 4"))
+    assert main(["audit", "verify", "bad.tlog-proof"]) == 1
+    # receipt without the entry needs --entry
+    assert main(["audit", "receipt", "3", "--no-entry", "-o", "bare.tlog-proof"]) == 0
+    assert main(["audit", "verify", "bare.tlog-proof"]) == 2
+    assert "--entry" in capsys.readouterr().err
+
+    assert main(["audit", "consistency", "old.checkpoint", "new.checkpoint"]) == 0
+    assert "size 6 is a prefix of the log of size 11" in capsys.readouterr().out
+
+    assert main(["audit", "export", "--tiles", "tiles"]) == 0
+    assert main(["audit", "verify", "--tiles", "tiles", "--vkey", vkey]) == 0
+    assert "11 entries" in capsys.readouterr().out
+    bundle = Path("tiles/tile/entries/000.p/11")
+    bundle.write_bytes(bundle.read_bytes().replace(b"triage", b"triagE", 1))
+    assert main(["audit", "verify", "--tiles", "tiles", "--vkey", vkey]) == 1
+
+    assert main(["audit", "fsck", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["size"] == 11
+
+
+def test_receipt_by_decision_id(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    line = {"kind": "decision", "payload": {"decision": "triage"}, "id": "claim-42-decision"}
+    _stdin(monkeypatch, json.dumps(line) + "\n")
+    assert main(["audit", "append"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "receipt", "claim-42-decision"]) == 0
+    assert capsys.readouterr().out.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    assert main(["audit", "receipt", "no-such-id"]) == 2
+    assert "no entry with id" in capsys.readouterr().err
+    assert main(["audit", "receipt", "99"]) == 2
+
+
+def test_witness_commits_and_catches_a_rollback(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    db = Path(".monday/audit.db")
+    old = db.read_bytes()
+    assert main(["audit", "witness", "--no-git"]) == 0
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    assert main(["audit", "witness", "--no-git"]) == 0
+    assert "at size 7 (was size 4)" in capsys.readouterr().out
+    # roll the store back to the older copy: the witness and fsck both catch it
+    db.write_bytes(old)
+    for suffix in ("-wal", "-shm"):
+        Path(f".monday/audit.db{suffix}").unlink(missing_ok=True)
+    assert main(["audit", "witness", "--no-git"]) == 1
+    assert "rolled back" in capsys.readouterr().err
+    assert main(["audit", "fsck"]) == 1
+    assert "truncated or rolled back" in capsys.readouterr().out
+
+
+def test_verify_needs_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "verify"]) == 2
+    assert "--vkey" in capsys.readouterr().err
+    assert main(["audit", "verify", "--vkey", "garbage", "--store", "x.db"]) == 2
+    assert "--vkey 'garbage'" in capsys.readouterr().err
