@@ -279,3 +279,30 @@ def test_verify_needs_a_key(
     assert "--vkey" in capsys.readouterr().err
     assert main(["audit", "verify", "--vkey", "garbage", "--store", "x.db"]) == 2
     assert "--vkey 'garbage'" in capsys.readouterr().err
+
+
+def test_rotate_key_through_the_cli(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _keygen(capsys)
+    line = '{"kind": "decision", "payload": {"decision": "triage"}}\n'
+    _stdin(monkeypatch, line * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "rotate-key"]) == 0
+    out = capsys.readouterr().out
+    assert "rotation started" in out
+    _stdin(monkeypatch, line * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "rotate-key", "--finish"]) == 0
+    capsys.readouterr()
+    new = next(x.split()[1] for x in proj.read_text().splitlines() if "vkey:" in x)
+    assert new != old
+    _stdin(monkeypatch, line)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    assert main(["audit", "fsck"]) == 0
+    for key in (old, new):
+        assert (
+            main(["audit", "verify", "--vkey", key, "--store", "sqlite:///.monday/audit.db"]) == 0
+        )
+    assert main(["audit", "rotate-key", "--finish"]) == 2

@@ -42,7 +42,7 @@ from mondaytest.audit.entries import (
     draft_state_change,
     utc_timestamp,
 )
-from mondaytest.audit.keys import check_signer_matches, load_signer
+from mondaytest.audit.keys import check_signer_matches, load_signer, parse_key_ref
 from mondaytest.audit.merkle import inclusion_proof
 from mondaytest.audit.note import Ed25519Signer, Ed25519Verifier, NoteError, parse_vkey
 from mondaytest.audit.publisher import publish_checkpoint
@@ -441,7 +441,13 @@ class AuditLog:
         self.close()
 
 
+def next_key_file(key_file: Path) -> Path:
+    """The incoming key of a rotation under way, beside ``key_file`` (see ``rotation``)."""
+    return key_file.with_name(key_file.name + ".next")
+
+
 def _load_signers(config: LogConfig) -> list[Ed25519Signer]:
+    """The log key (checked against the vkey), plus the incoming key during a rotation."""
     if config.key is None:
         return []
     signer = load_signer(config.key, base_dir=config.base_dir)
@@ -452,7 +458,18 @@ def _load_signers(config: LogConfig) -> list[Ed25519Signer]:
             field="audit.vkey",
         )
     check_signer_matches(signer, config.vkey)
-    return [signer]
+    signers = [signer]
+    ref = parse_key_ref(config.key, config.base_dir)
+    if ref.kind == "file" and next_key_file(Path(ref.target)).exists():
+        incoming = load_signer(f"file:{next_key_file(Path(ref.target))}")
+        if incoming.name != signer.name:
+            raise ConfigError(
+                f"the incoming key {next_key_file(Path(ref.target))} is named "
+                f"{incoming.name!r}, not {signer.name!r}",
+                hint="finish or undo the rotation",
+            )
+        signers.append(incoming)
+    return signers
 
 
 def open_log(

@@ -31,15 +31,16 @@ from mondaytest.audit.merkle import (
     leaf_hash,
     verify_consistency,
 )
-from mondaytest.audit.note import NoteError, NoteVerifier
+from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
 from mondaytest.audit.receipt import VerifiedReceipt, parse_receipt, verify_receipt
-from mondaytest.audit.store.interface import AuditStore
+from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, InputError, MondayError
 
 __all__ = [
     "Finding",
     "FsckReport",
     "check_consistency",
+    "follow_rotations",
     "fsck",
     "verify_receipt_bytes",
 ]
@@ -133,6 +134,51 @@ class _Nodes:
         return None
 
 
+def follow_rotations(
+    store: AuditStore,
+    verifiers: Sequence[NoteVerifier],
+    origin: str | None,
+    checkpoints: Sequence[StoredCheckpoint] | None = None,
+) -> list[NoteVerifier]:
+    """The trusted keys, extended along the log's ``key_rotation`` entries.
+
+    A rotation entry names an old and a new key; once a checkpoint that covers the entry
+    verifies under a key already trusted, both keys are trusted. So a verifier holding only the
+    old key, or only the new one, can check checkpoints from either side of a rotation. (A
+    forged rotation entry would not match the signed roots, which :func:`fsck` reports.)
+    """
+    rotations: list[tuple[int, list[Ed25519Verifier]]] = []
+    for row in store.search(kind="key_rotation", limit=100_000):
+        try:
+            payload = decode_entry(row.body).payload
+            keys = [parse_vkey(str(payload["old_vkey"])), parse_vkey(str(payload["new_vkey"]))]
+        except (MondayError, KeyError):
+            continue
+        rotations.append((row.idx, keys))
+    if not rotations:
+        return list(verifiers)
+    stored = list(checkpoints) if checkpoints is not None else store.checkpoints()
+    trusted: dict[tuple[str, bytes], NoteVerifier] = {(v.name, v.key_id): v for v in verifiers}
+    changed = True
+    while changed:
+        changed = False
+        for idx, keys in rotations:
+            if all((k.name, k.key_id) in trusted for k in keys):
+                continue
+            for cp in stored:
+                if cp.size <= idx:
+                    continue
+                try:
+                    open_checkpoint(cp.note, trusted.values(), origin=origin)
+                except MondayError:
+                    continue
+                for k in keys:
+                    trusted.setdefault((k.name, k.key_id), k)
+                changed = True
+                break
+    return list(trusted.values())
+
+
 def _open_stored(note: bytes, verifiers: Sequence[NoteVerifier], origin: str | None) -> Checkpoint:
     return open_checkpoint(note, verifiers, origin=origin)
 
@@ -174,6 +220,7 @@ def fsck(
 
     # --- checkpoints: signatures first -----------------------------------------------------
     stored = store.checkpoints()
+    verifiers = follow_rotations(store, verifiers, origin, stored)
     wanted: dict[int, list[tuple[str, bytes]]] = {}  # size -> [(label, root)]
     last_size = 0
     for cp_row in stored:

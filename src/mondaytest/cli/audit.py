@@ -589,3 +589,39 @@ def witness_cmd(
         f"✓ witnessed {config.origin} at size {result.current.size} (was {before}); "
         f"saved {result.path}" + (" and committed it" if result.committed else "")
     )
+
+
+@app.command("rotate-key")
+def rotate_key_cmd(
+    finish: Annotated[
+        bool, typer.Option("--finish", help="End the dual-signed window: the new key takes over.")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded in the entry).")
+    ] = "scheduled",
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Rotate the log key: start a dual-signed window, or --finish it (records the new vkey)."""
+    from mondaytest.audit.rotation import rotate_finish, rotate_start
+    from mondaytest.spec import load_spec
+
+    loaded = load_spec(spec)
+    config = LogConfig.from_spec(loaded, store=store)
+    out = state.console()
+    if finish:
+        result = rotate_finish(config, loaded.path)
+        out.print(
+            f"✓ rotation finished at entry {result.entry}: checkpoints are now signed by "
+            f"{result.new_vkey} only; audit.vkey updated in {loaded.path.name}; old key kept "
+            f"as {result.retired_key}",
+            markup=False,
+        )
+        return
+    result = rotate_start(config, reason=reason)
+    out.print(
+        f"✓ rotation started at entry {result.entry}: checkpoints are signed by both keys.\n"
+        f"  new vkey: {result.new_vkey}\n"
+        "  give it to every verifier, then run `monday audit rotate-key --finish`",
+        markup=False,
+    )
