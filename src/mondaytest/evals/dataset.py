@@ -75,6 +75,39 @@ def case_from_row(row: Any, loc: Location) -> Case:
 
     Raises :class:`~mondaytest.errors.InputError` located at ``loc``.
     """
+    return _case(row, loc.file, loc.line, loc.col)
+
+
+def _case(row: Any, shown: str, line: int, col: int = 0) -> Case:
+    """:func:`case_from_row` without building a Location unless something is wrong."""
+    if type(row) is dict and _KEYS.issuperset(row):
+        raw_id = row.get("id")
+        if type(raw_id) is str and 0 < len(raw_id) <= MAX_ID_LENGTH and "input" in row:
+            tags = row.get("tags")
+            cluster = row.get("cluster")
+            weight = row.get("weight")
+            metadata = row.get("metadata")
+            if (
+                (tags is None or (type(tags) is list and all(type(t) is str and t for t in tags)))
+                and (cluster is None or type(cluster) is str)
+                and (weight is None or (type(weight) in (int, float) and 0 < weight < math.inf))
+                and (metadata is None or type(metadata) is dict)
+                and raw_id.strip()
+            ):
+                return Case(
+                    raw_id,
+                    row["input"],
+                    row.get("expected", MISSING),
+                    tuple(dict.fromkeys(tags)) if tags else (),
+                    cluster,
+                    1.0 if weight is None else float(weight),
+                    {} if metadata is None else metadata,
+                    line,
+                )
+    return _case_slow(row, Location(shown, line, col))
+
+
+def _case_slow(row: Any, loc: Location) -> Case:
     if not isinstance(row, dict):
         raise _problem(
             f"a case must be a mapping with an id and an input, found {_kind(row)}",
@@ -232,16 +265,16 @@ class Dataset:
             self._fh = self.path.open("rb")
         self._fh.seek(self._offsets[index])
         raw = self._fh.readline()
-        loc = Location(self.shown, self._lines[index])
+        line = self._lines[index]
         try:
             row = _loads(raw)
         except ValueError as exc:  # the file changed while the run was going
             raise InputError(
                 f"case no longer parses ({exc})",
-                location=loc,
+                location=Location(self.shown, line),
                 hint="the dataset changed during the run; run again",
             ) from None
-        return case_from_row(row, loc)
+        return _case(row, self.shown, line)
 
     def close(self) -> None:
         """Release the file handle used for lazy reading."""
@@ -276,9 +309,8 @@ class _Builder:
         return len(self.problems) >= MAX_PROBLEMS
 
     def add_row(self, row: Any, line: int, col: int = 0, offset: int = 0) -> None:
-        loc = Location(self.shown, line, col)
         try:
-            case = case_from_row(row, loc)
+            case = _case(row, self.shown, line, col)
         except InputError as err:
             self.problem(err)
             return
@@ -287,7 +319,7 @@ class _Builder:
             self.problem(
                 _problem(
                     f"duplicate id {case.id!r} (first at line {first})",
-                    loc,
+                    Location(self.shown, line, col),
                     field="id",
                     hint="ids must be unique: they pair results across runs",
                 )

@@ -7,7 +7,9 @@ import dataclasses
 import hashlib
 import json
 import math
+from _json import make_encoder
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "Score",
     "canonical_hash",
     "dumps",
+    "dumps_record",
     "jsonable",
 ]
 
@@ -45,15 +48,36 @@ _encode_sorted = json.JSONEncoder(
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder built once (json.dumps builds one per call); no circular-reference check, so it
+# is only used for Monday's own records, whose values are already plain JSON.
+_record_encoder = make_encoder(
+    None, _refuse, encode_basestring, None, ":", ",", False, False, False
+)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text (key order kept), as written to ``trials.jsonl``."""
     return _encode(value)
 
 
+def dumps_record(value: dict[str, Any]) -> str:
+    """Like :func:`dumps` for Monday's own plain-JSON records, faster."""
+    return "".join(_record_encoder(value, 0))
+
+
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def canonical_hash(value: Any) -> str:
     """SHA-256 hex of the sorted, compact JSON of ``value`` (``MISSING`` hashes as absent)."""
+    if type(value) is str:
+        return hashlib.sha256(encode_basestring(value).encode("utf-8")).hexdigest()
     if value is MISSING:
-        return hashlib.sha256(b"").hexdigest()
+        return _EMPTY_SHA256
     return hashlib.sha256(_encode_sorted(value).encode("utf-8")).hexdigest()
 
 

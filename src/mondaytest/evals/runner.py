@@ -31,7 +31,15 @@ from mondaytest.errors import HarnessError, InputError
 from mondaytest.evals.cache import OutputCache, cache_key
 from mondaytest.evals.cassette import Cassette, CassetteWriter
 from mondaytest.evals.dataset import Dataset, load_dataset
-from mondaytest.evals.model import Case, Output, Score, canonical_hash, dumps, jsonable
+from mondaytest.evals.model import (
+    Case,
+    Output,
+    Score,
+    canonical_hash,
+    dumps,
+    dumps_record,
+    jsonable,
+)
 from mondaytest.evals.order import run_order, stratified_sample
 from mondaytest.evals.runs import (
     RUN_SCHEMA,
@@ -222,6 +230,8 @@ class _Run:
         self.cache: OutputCache | None = None
         self.stop_reason: str | None = None
         self._judge_limits: dict[str, asyncio.Semaphore] = {}
+        self._deadlines: dict[asyncio.Task[Any] | None, float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self._jitter = random.Random()
         # counts
         self.done = 0
@@ -342,17 +352,26 @@ class _Run:
                 self._record(role, case, epoch, ih, r)
                 return r
         timeout = self.timeout
+        task = asyncio.current_task()
+        deadlines = self._deadlines
         while True:
             r.attempts += 1
             started = time.perf_counter()
             retry_after: float | None = None
             try:
-                if getattr(target, "inline", False):
-                    # runs without suspending: a timer could not interrupt it anyway
+                # The watchdog cancels this task when the deadline passes (cheaper than a timer
+                # per call); a call that never suspends (inline) is checked when it returns.
+                deadlines[task] = started + timeout
+                try:
                     out = await target.call(case, epoch)
-                else:
-                    async with asyncio.timeout(timeout):
-                        out = await target.call(case, epoch)
+                except asyncio.CancelledError:
+                    if task is None or task not in self._expired:
+                        raise
+                    self._expired.discard(task)
+                    task.uncancel()
+                    raise TimeoutError from None
+                finally:
+                    deadlines.pop(task, None)
                 if time.perf_counter() - started > timeout:
                     raise TimeoutError
                 break
@@ -482,10 +501,21 @@ class _Run:
         if case.weight != 1.0:
             rec["weight"] = case.weight
         self.summary.add(rec)
-        line = dumps(rec)
+        line = dumps_record(rec)
         if r.error is None:
             return f'{line[:-1]},"output":{r.output_json}}}\n'
         return line + "\n"
+
+    async def _watchdog(self) -> None:
+        """Cancel calls that passed their deadline (see :meth:`_call`)."""
+        tick = min(max(self.timeout / 20, 0.005), 0.25)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.perf_counter()
+            for task, deadline in list(self._deadlines.items()):
+                if task is not None and now >= deadline and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
 
     async def _worker(self, jobs: Iterator[tuple[int, int]]) -> None:
         dataset = self.dataset
@@ -590,7 +620,7 @@ class _Run:
         if previous is not None:
             data["resumed"] = [*previous.get("resumed", []), _now()]
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_json(run_dir, data)
+        write_run_json(run_dir, data, durable=False)
         self.writer = TrialWriter(run_dir / "trials.jsonl")
         if self.cache_mode != "off":
             self.cache = OutputCache(self.root / ".monday" / "cache", self.cache_mode)
@@ -618,6 +648,7 @@ class _Run:
             for scorer in self.scorers:
                 await scorer.start()
             jobs = self._jobs(done)
+            watchdog = asyncio.ensure_future(self._watchdog())
             workers = [asyncio.ensure_future(self._worker(jobs)) for _ in range(self.concurrency)]
             try:
                 await asyncio.gather(*workers)
@@ -626,6 +657,9 @@ class _Run:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
+            finally:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
             status = "aborted" if self.stop_reason is not None else "complete"
         finally:
             self.writer.close()

@@ -53,15 +53,16 @@ def new_run_id(suite: str, now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{suite}-{secrets.token_hex(3)}"
 
 
-def write_run_json(directory: Path, data: dict[str, Any]) -> Path:
-    """Atomically write ``run.json``."""
+def write_run_json(directory: Path, data: dict[str, Any], *, durable: bool = True) -> Path:
+    """Atomically write ``run.json`` (synced to disk unless ``durable`` is False)."""
     path = directory / "run.json"
     tmp = directory / f".run.json.{os.getpid()}.tmp"
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, sort_keys=False)
         fh.write("\n")
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
     tmp.replace(path)
     return path
 
