@@ -16,11 +16,13 @@ from rich.table import Table
 
 from mondaytest.cli import state
 from mondaytest.cli.state import OutputFormat
-from mondaytest.errors import ConfigError, InputError
+from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError
+from mondaytest.evals.baseline import read_baseline
 from mondaytest.evals.compare import Comparison, compare_runs
 from mondaytest.evals.flaky import flaky_report
+from mondaytest.evals.gating import GateResult, bless_run, gate_run, plan_suite, suite_baseline_path
 from mondaytest.evals.runner import RunOptions, run_suite
-from mondaytest.evals.runs import RunRecord, iter_trials, list_runs, resolve_run
+from mondaytest.evals.runs import RunRecord, iter_trials, list_runs, read_run, resolve_run
 from mondaytest.evals.suites import suite_from_spec
 
 __all__ = ["app"]
@@ -462,3 +464,268 @@ def flaky(
             f"flake rate {_pct(c.flake_rate)}",
             markup=False,
         )
+
+
+# ------------------------------------------------------------------------------------ gate
+
+baseline_app = typer.Typer(
+    help="The committed baseline: bless a run, show it.", no_args_is_help=True
+)
+app.add_typer(baseline_app, name="baseline")
+
+
+def _status_colour(status: str) -> str:
+    return {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(status, "white")
+
+
+def _num(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return "—"
+    return f"{number:+.3f}" if signed else f"{number:.3f}"
+
+
+def _render_gate(result: GateResult, strict: bool) -> None:
+    out = state.console()
+    v = result.verdict
+    code = v.exit_code(strict=strict)
+    colour = _status_colour(v.status.value)
+    base = f" against baseline {result.baseline.run_id}" if result.baseline else ""
+    out.print(
+        f"gate [{colour}]{v.status.value.upper()}[/] for run {result.run.id}{base}: "
+        f"{v.n_judged} cases judged, {v.n_paired} paired (exit {code})"
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("check", "status", "value", "Δ", "95% CI", "p", "MDE", "why"):
+        table.add_column(col)
+    for c in v.checks:
+        signed = c.kind.value == "regression"
+        ci = (
+            f"[{_num(c.ci_low, signed)}, {_num(c.ci_high, signed)}]"
+            if c.ci_low is not None
+            else "—"
+        )
+        table.add_row(
+            c.name,
+            f"[{_status_colour(c.status.value)}]{c.status.value}[/]",
+            _num(c.estimate),
+            _num(c.delta, True),
+            ci,
+            _num(c.p_adjusted if c.p_adjusted is not None else c.p_value),
+            _num(c.mde),
+            c.reason,
+        )
+    out.print(table)
+    for title, ids in (
+        ("flipped pass → fail", v.flipped_to_fail),
+        ("flipped fail → pass", v.flipped_to_pass),
+        ("errored", v.errored),
+        ("added (not compared)", v.added),
+        ("removed (not compared)", v.removed),
+    ):
+        if ids:
+            shown = ", ".join(ids[:20]) + (f" … ({len(ids) - 20} more)" if len(ids) > 20 else "")
+            out.print(f"{title} ({len(ids)}): {shown}", markup=False)
+    for q in v.quarantined:
+        out.print(f"quarantined until {q.expires}: {q.id} — {q.reason}", markup=False)
+    for note in (*v.notes, *result.notes):
+        out.print(f"note: {note}", markup=False)
+
+
+@app.command("gate")
+def gate(
+    suite: Annotated[
+        str | None, typer.Argument(help="Suite name (optional when there is one).")
+    ] = None,
+    spec: SpecOpt = None,
+    run_ref: Annotated[
+        str | None,
+        typer.Option("--run", help="Judge this existing run instead of running the suite now."),
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline file (default: the suite's).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive fails too.")] = False,
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=1, help="Run N cases, stratified.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Seed of order and sample.")
+    ] = None,
+    cache: Annotated[
+        str | None, typer.Option("--cache", help="rw, ro or off.", show_default=False)
+    ] = None,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Use the cassette (keyless CI).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Run the suite (or take --run) and judge it: required cases, thresholds, paired
+    non-inferiority against the baseline, budgets.
+
+    Exit 0 pass (or inconclusive under `warn`), 1 the system got worse or missed a threshold,
+    2 bad contract or input, 3 the run or the baseline is unusable (errors over budget, not
+    comparable, no baseline).
+    """
+    from mondaytest.spec import load_spec
+
+    if cache is not None and cache not in ("rw", "ro", "off"):
+        raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
+    loaded = load_spec(spec)
+    ref = suite_from_spec(loaded, suite)
+    if run_ref is not None:
+        record = resolve_run(ref.root_dir, run_ref, ref.name)
+    else:
+        options = RunOptions(
+            sample=sample,
+            seed=seed,
+            cache=cache,  # type: ignore[arg-type]
+            mode="replay" if replay else "live",
+        )
+        result = run_suite(ref, options, _Progress(quiet or fmt is OutputFormat.json))
+        if fmt is not OutputFormat.json and not quiet:
+            _render_run(result.data, result.dir)
+        result.raise_for_status()
+        record = read_run(result.dir)
+    gated = gate_run(ref, record, baseline_file=baseline)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(gated.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _render_gate(gated, strict)
+    code = gated.verdict.exit_code(strict=strict)
+    status = gated.verdict.status.value
+    failing = [c.name for c in gated.verdict.checks if c.status.value != "pass"]
+    if code == 3:
+        raise HarnessError(
+            f"gate {status}: the run or its baseline is unusable ({', '.join(failing)})",
+            hint="see the checks above; this is not a verdict on quality",
+        )
+    if code == 1:
+        raise CheckFailed(f"gate {status}: {', '.join(failing)}")
+
+
+@baseline_app.command("bless")
+def baseline_bless(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="The run to bless ('latest' works).")
+    ],
+    spec: SpecOpt = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="Suite (default: the run's).")
+    ] = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Make a complete run the suite's committed baseline (evals/baselines/<suite>.json).
+
+    This is the only way the baseline changes: commit the file in a reviewed pull request.
+    """
+    from mondaytest.spec import load_spec
+
+    loaded = load_spec(spec)
+    record = resolve_run(loaded.root_dir, run_ref, suite)
+    ref = suite_from_spec(loaded, suite or record.suite)
+    blessed, path = bless_run(ref, record)
+    if fmt is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "run_id": blessed.run_id,
+                    "cases": len(blessed.outcomes),
+                    "digest": blessed.digest(),
+                }
+            )
+        )
+        return
+    passed = sum(1 for o in blessed.outcomes if o.passed)
+    state.console().print(
+        f"blessed run {blessed.run_id} as the baseline of {ref.name}: "
+        f"{len(blessed.outcomes)} cases, {passed} passing → {path}\n"
+        "commit it to make it the reference for every pull request"
+    )
+
+
+@baseline_app.command("show")
+def baseline_show(
+    suite: Annotated[
+        str | None, typer.Argument(help="Suite name (optional when there is one).")
+    ] = None,
+    spec: SpecOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Show the suite's committed baseline: where it came from and what it holds."""
+    from mondaytest.spec import load_spec
+
+    ref = suite_from_spec(load_spec(spec), suite)
+    path = suite_baseline_path(ref)
+    base = read_baseline(path, suite=ref.name)
+    metrics: dict[str, list[float]] = {}
+    for o in base.outcomes:
+        for name, value in o.scores.items():
+            metrics.setdefault(name, []).append(value)
+    passed = sum(1 for o in base.outcomes if o.passed)
+    errored = sum(1 for o in base.outcomes if o.error)
+    data = {
+        "suite": base.suite,
+        "path": str(path),
+        "run_id": base.run_id,
+        "created": base.created.isoformat(),
+        "cases": len(base.outcomes),
+        "passed": passed,
+        "errored": errored,
+        "metrics": {k: sum(v) / len(v) for k, v in sorted(metrics.items())},
+        "spec_digest": base.spec_digest,
+        "dataset_hash": base.dataset_hash,
+        "fingerprint": base.fingerprint,
+        "digest": base.digest(),
+    }
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    out = state.console()
+    out.print(
+        f"baseline of {base.suite}: run {base.run_id}, blessed {data['created']}", markup=False
+    )
+    out.print(f"  {path}", markup=False)
+    out.print(f"  {len(base.outcomes)} cases, {passed} passing, {errored} errored", markup=False)
+    for name, mean in data["metrics"].items():  # type: ignore[attr-defined]
+        out.print(f"  {name}: mean {mean:.3f}", markup=False)
+    out.print(f"  fingerprint: {base.fingerprint or '—'}", markup=False)
+
+
+@app.command("plan")
+def plan(
+    suite: Annotated[
+        str | None, typer.Argument(help="Suite name (optional when there is one).")
+    ] = None,
+    spec: SpecOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Power planning: the smallest drop this suite can detect, and the cases needed to detect
+    the gate's margin, from the variability of past runs."""
+    from mondaytest.spec import load_spec
+
+    ref = suite_from_spec(load_spec(spec), suite)
+    plans, notes = plan_suite(ref)
+    if fmt is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {"suite": ref.name, "metrics": [p.to_json() for p in plans], "notes": notes},
+                indent=2,
+            )
+        )
+        return
+    out = state.console()
+    for p in plans:
+        mde = "none detectable" if p.mde == float("inf") else f"{p.mde:.3f}"
+        verdict = "[green]can detect[/]" if p.adequate else "[red]cannot detect[/]"
+        out.print(
+            f"{p.metric}: {p.n} cases → MDE {mde}; margin {p.margin:g}: {verdict}"
+            + (f"; ≈{p.needed:,} cases needed" if p.needed is not None else "")
+        )
+        out.print(f"  variability: {p.spread:.4f} ({p.basis})", markup=False)
+    for note in notes:
+        out.print(f"note: {note}", markup=False)

@@ -1,0 +1,210 @@
+"""The gate wired to runs: case outcomes, baselines, comparability, exit codes, planning."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import VALID_SPEC, write_project
+from tests.evals.evalkit import Project
+
+from mondaytest.cli.app import main
+from mondaytest.errors import InputError
+from mondaytest.evals.casesum import summarize_cases
+from mondaytest.evals.compare import NotComparableError
+from mondaytest.evals.gating import (
+    bless_run,
+    case_outcomes,
+    fingerprint_text,
+    gate_run,
+    parse_fingerprint,
+    plan_suite,
+)
+from mondaytest.evals.runs import read_run
+
+GATE = """
+      retry_backoff_s: 0
+      gate:
+        required: {tags: [critical]}
+        thresholds: {label: {min: 0.5, bound: lower95}}
+        regression: {metrics: [label], margin: 0.05, alpha: 0.05}
+        budgets: {error_rate: {max: 0.1}}
+"""
+
+
+def test_case_outcomes_fold_epochs(evproj: Project) -> None:
+    evproj.write(
+        "alt.py",
+        """
+        import itertools
+        _n = itertools.count()
+        def predict(x):
+            return x.upper() if x != "w-1" or next(_n) % 2 else x
+        """,
+    )
+    run = read_run(evproj.run(target={"python": "alt:predict"}, epochs=2, concurrency=1).dir)
+    outcomes = {o.id: o for o in case_outcomes(summarize_cases(run))}
+    assert len(outcomes) == 20
+    assert outcomes["c1"].passed is False
+    assert outcomes["c1"].scores["exact"] == 0.5
+    assert outcomes["c2"].passed is True
+    assert outcomes["c2"].scores["exact"] == 1.0
+    assert outcomes["c0"].tags == ("critical",)
+
+
+def test_fingerprint_text_round_trip(evproj: Project) -> None:
+    run = read_run(evproj.run().dir)
+    text = fingerprint_text(run)
+    parts = parse_fingerprint(text)
+    assert text.startswith("monday-fp/1 ")
+    assert parts["suite"] == "s"
+    assert parts["version"] == "1"
+    assert len(parts["scorer.exact"]) == 16
+    assert parse_fingerprint("sha256:abc") == {}
+
+
+def test_bless_and_gate_in_process(evproj: Project) -> None:
+    suite = evproj.suite(
+        gate={
+            "regression": {"metrics": ["exact"], "margin": 0.05},
+            "thresholds": {"exact": {"min": 0.3}},
+        }
+    )
+    good = read_run(evproj.run(gate=suite.spec.gate.model_dump()).dir)
+    baseline, path = bless_run(suite, good)
+    assert path == evproj.root / "evals" / "baselines" / "s.json"
+    assert len(baseline.outcomes) == 20
+    assert baseline.fingerprint == fingerprint_text(good)
+    bad_suite = evproj.suite(
+        target={"python": "app:wrong_on_odd"}, gate=suite.spec.gate.model_dump()
+    )
+    from mondaytest.evals.runner import run_suite
+
+    bad = read_run(run_suite(bad_suite).dir)
+    result = gate_run(bad_suite, bad)
+    v = result.verdict
+    assert v.status.value == "fail"
+    assert v.exit_code() == 1
+    assert v.check("required").status.value == "fail"
+    assert v.check("regression:exact").status.value == "fail"
+    assert len(v.flipped_to_fail) == 10
+    assert v.n_paired == 20
+    saved = json.loads((bad.dir / "gate.json").read_text())
+    assert saved["verdict"]["status"] == "fail"
+    assert saved["baseline"]["run_id"] == good.id
+    assert saved["verdict"]["inputs"]["baseline"] == baseline.digest()
+
+
+def test_bless_refuses_unfinished_runs(evproj: Project) -> None:
+    run = evproj.run(target={"python": "app:boom"}, error_budget=0.0)
+    with pytest.raises(InputError, match="only a complete run can be blessed"):
+        bless_run(evproj.suite(), read_run(run.dir))
+
+
+def test_baseline_comparability(evproj: Project) -> None:
+    gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
+    suite = evproj.suite(gate=gate)
+    bless_run(suite, read_run(evproj.run(gate=gate).dir))
+    v2 = evproj.suite(gate=gate, version=2)
+    from mondaytest.evals.runner import run_suite
+
+    with pytest.raises(NotComparableError, match=r"suite version 1 \(baseline\) vs 2"):
+        gate_run(v2, read_run(run_suite(v2).dir))
+    other = evproj.suite(gate=gate, scorers=[{"name": "exact", "kind": "exact", "field": "x"}])
+    with pytest.raises(NotComparableError, match="scorer 'exact' changed since the baseline"):
+        gate_run(other, read_run(run_suite(other).dir))
+    rows = [json.loads(x) for x in (evproj.root / "evals/cases.jsonl").read_text().splitlines()]
+    rows[3]["expected"] = "nope"
+    evproj.cases("evals/cases.jsonl", rows)
+    with pytest.raises(NotComparableError, match=r"c3 \(expected\)") as info:
+        gate_run(suite, read_run(run_suite(suite).dir))
+    assert info.value.exit_code == 3
+
+
+def test_plan_reports_mde_and_cases_needed(evproj: Project) -> None:
+    gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
+    suite = evproj.suite(gate=gate)
+    plans, notes = plan_suite(suite)
+    assert plans[0].n == 20
+    assert "no runs yet" in notes[0]
+    evproj.run(target={"python": "app:wrong_on_odd"}, gate=gate)
+    plans, _ = plan_suite(suite)
+    p = plans[0]
+    assert p.binary
+    assert p.n == 20
+    assert p.spread == pytest.approx(0.5)
+    assert not p.adequate
+    assert p.needed is not None
+    assert p.needed > 20
+    assert p.to_json()["cases_needed"] == p.needed
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def gated_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CI", "true")
+    text = VALID_SPEC.replace(
+        "      scorers: [{name: label, kind: exact}]\n",
+        "      scorers: [{name: label, kind: exact}]\n" + GATE.lstrip("\n"),
+    )
+    spec = write_project(tmp_path, text)
+    (tmp_path / "app.py").write_text(
+        "import os\ndef predict(x):\n"
+        "    return x if x % int(os.environ.get('EVERY', '1000')) else -x\n"
+    )
+    rows = [
+        {"id": f"c{i}", "input": i, "expected": i, "tags": ["critical"] if i in (1, 2) else []}
+        for i in range(1, 101)
+    ]
+    (tmp_path / "evals" / "triage.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    yield spec
+    sys.modules.pop("app", None)
+    while str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+
+
+def test_gate_cli_exit_codes(
+    gated_spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = str(gated_spec)
+    assert main(["eval", "gate", "--spec", s, "-q"]) == 3  # no baseline yet
+    assert "run:baseline" in capsys.readouterr().err
+    assert main(["eval", "baseline", "bless", "latest", "--spec", s]) == 0
+    assert "blessed run" in capsys.readouterr().out
+    assert (gated_spec.parent / "evals" / "baselines" / "triage.json").is_file()
+    assert main(["eval", "gate", "--spec", s, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "gate PASS" in out
+    assert "regression:label" in out
+    monkeypatch.setenv("EVERY", "7")  # 14 of 100 cases now fail
+    sys.modules.pop("app", None)
+    # the cache would replay the old outputs: the code did not change, only the environment
+    assert main(["eval", "gate", "--spec", s, "-q", "--format", "json", "--cache", "off"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"]["status"] == "fail"
+    assert data["verdict"]["flipped_to_fail"]["count"] == 14
+    assert main(["eval", "gate", "--spec", s, "--run", "latest", "-q"]) == 1
+    assert "flipped pass → fail (14)" in capsys.readouterr().out
+    assert main(["eval", "baseline", "show", "--spec", s, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["cases"] == 100
+    assert shown["passed"] == 100
+    assert main(["eval", "plan", "--spec", s, "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["metrics"][0]["metric"] == "label"
+
+
+def test_gate_cli_replay_for_keyless_ci(
+    gated_spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = str(gated_spec)
+    assert main(["eval", "run", "--spec", s, "--record", "-q"]) == 0
+    assert main(["eval", "baseline", "bless", "latest", "--spec", s]) == 0
+    (gated_spec.parent / "app.py").write_text("raise RuntimeError('needs an API key')\n")
+    sys.modules.pop("app", None)
+    assert main(["eval", "gate", "--spec", s, "--replay", "-q"]) == 0
+    assert "gate PASS" in capsys.readouterr().out
