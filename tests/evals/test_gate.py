@@ -482,6 +482,33 @@ def test_outcomes_digest_equals_canonical_json_of_the_records() -> None:
         CaseOutcome("a", True, {"ü": 1.0})
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    case_id=st.text(min_size=1, max_size=10),
+    passed=st.booleans(),
+    scores=st.dictionaries(
+        st.text(alphabet=st.characters(max_codepoint=127), min_size=1, max_size=5),
+        st.floats(0, 1),
+        max_size=3,
+    ),
+    tags=st.lists(st.text(max_size=5), max_size=3),
+    cluster=st.none() | st.text(max_size=5),
+    latency=st.none() | st.floats(0, 1e9),
+    cost=st.none() | st.decimals(0, 1000, allow_nan=False, places=6),
+)
+def test_record_json_is_the_canonical_json_of_the_record(
+    case_id: str,
+    passed: bool,
+    scores: dict[str, float],
+    tags: list[str],
+    cluster: str | None,
+    latency: float | None,
+    cost: Decimal | None,
+) -> None:
+    outcome = CaseOutcome(case_id, passed, scores, tuple(tags), cluster, False, latency, cost)
+    assert outcome.record_json().encode("utf-8") == canonical_json(outcome.to_record())
+
+
 def test_check_kinds_in_order() -> None:
     base, cand = binary_runs((100, 0, 0, 0))
     cand[0] = CaseOutcome(cand[0].id, True, cand[0].scores, tags=("critical",))

@@ -38,7 +38,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, ValidationError, field_validator
 
-from mondaytest._util.canonical import canonical_json
 from mondaytest.errors import HarnessError, InputError, Location
 from mondaytest.evals.gate_model import CaseOutcome, outcomes_digest
 from mondaytest.spec.base import SpecModel
@@ -152,7 +151,7 @@ def dumps_baseline(baseline: Baseline) -> str:
     for key, value in header.items():
         lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},")
     lines.append('  "cases": [')
-    records = [canonical_json(o.to_record()).decode("utf-8") for o in baseline.outcomes]
+    records = [o.record_json() for o in baseline.outcomes]
     lines.extend(f"    {text}," for text in records[:-1])
     lines.extend(f"    {text}" for text in records[-1:])
     lines.append("  ]")

@@ -267,11 +267,13 @@ def _resample_sums(
 ) -> FloatArray:
     """Means of ``resamples`` bootstrap draws of units with totals ``sums`` over ``sizes``."""
     k = sums.size
+    if k >= 2**31:
+        raise ValueError("too many resampling units")
     out = np.empty(resamples, dtype=np.float64)
     block = max(1, _CHUNK_ELEMENTS // k)
     for start in range(0, resamples, block):
         stop = min(resamples, start + block)
-        idx = rng.integers(0, k, size=(stop - start, k))
+        idx = rng.integers(0, k, size=(stop - start, k), dtype=np.int32)
         out[start:stop] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
     return out
 
