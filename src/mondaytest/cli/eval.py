@@ -73,12 +73,13 @@ class _Progress:
         self.plain = state.plain()
         self.total = 0
         self.suite = ""
+        self.run_id: str | None = None
         self._bar: Any = None
         self._task: Any = None
         self._last = 0.0
 
     def started(self, run_id: str, suite: str, total: int, done: int) -> None:
-        self.total, self.suite = total, suite
+        self.total, self.suite, self.run_id = total, suite, run_id
         if self.quiet:
             return
         err = state.err_console()
@@ -122,6 +123,22 @@ class _Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _run(ref: Any, options: RunOptions, progress: _Progress) -> Any:
+    """run_suite, turning Ctrl-C / SIGTERM into a resumable, explained exit 3."""
+    import asyncio
+
+    try:
+        return run_suite(ref, options, progress)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        progress.finished({})
+        if progress.run_id is None:
+            raise HarnessError("interrupted before the run started") from None
+        raise HarnessError(
+            f"run {progress.run_id} interrupted; its finished trials are kept",
+            hint=f"continue it with `monday eval run {ref.name} --resume {progress.run_id}`",
+        ) from None
 
 
 # ------------------------------------------------------------------------------------ rendering
@@ -259,7 +276,7 @@ def run(
         resume=resume,
         labels=labels,
     )
-    result = run_suite(ref, options, _Progress(quiet or fmt is OutputFormat.json))
+    result = _run(ref, options, _Progress(quiet or fmt is OutputFormat.json))
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(result.data, indent=2, ensure_ascii=False))
     else:
@@ -585,7 +602,7 @@ def gate(
             cache=cache,  # type: ignore[arg-type]
             mode="replay" if replay else "live",
         )
-        result = run_suite(ref, options, _Progress(quiet or fmt is OutputFormat.json))
+        result = _run(ref, options, _Progress(quiet or fmt is OutputFormat.json))
         if fmt is not OutputFormat.json and not quiet:
             _render_run(result.data, result.dir)
         result.raise_for_status()

@@ -18,7 +18,9 @@ import math
 import platform
 import random
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -643,6 +645,7 @@ class _Run:
         t0 = time.perf_counter()
         status = "interrupted"
         provenance = asyncio.ensure_future(asyncio.to_thread(self._provenance))
+        on_term = self._catch_sigterm()
         try:
             await self.target.start()
             for scorer in self.scorers:
@@ -662,6 +665,8 @@ class _Run:
                 await asyncio.gather(watchdog, return_exceptions=True)
             status = "aborted" if self.stop_reason is not None else "complete"
         finally:
+            if on_term:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
             self.writer.close()
             await self._close()
             try:
@@ -672,7 +677,7 @@ class _Run:
             data["finished_at"] = _now()
             data["duration_s"] = round(time.perf_counter() - t0, 3)
             if status != "complete":
-                data["stopped_reason"] = self.stop_reason or "interrupted before the end"
+                data["stopped_reason"] = self.stop_reason or "interrupted (Ctrl-C) before the end"
             data.update(self.summary.result())
             data["fingerprint"] = {
                 "suite": self.suite.name,
@@ -698,6 +703,25 @@ class _Run:
         if self.observer is not None:
             self.observer.finished(data)
         return RunResult(run_id, run_dir, data)
+
+    def _catch_sigterm(self) -> bool:
+        """On SIGTERM (CI cancelling a job), stop like on Ctrl-C: flush, mark the run
+        ``interrupted`` so it can be resumed. Only possible in the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        task = asyncio.current_task()
+        if task is None:
+            return False
+
+        def stop() -> None:
+            self.stop_reason = "terminated (SIGTERM)"
+            task.cancel()
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return False
+        return True
 
     async def _close(self) -> None:
         for closer in (self.target.aclose, *(s.aclose for s in self.scorers)):
