@@ -1,0 +1,55 @@
+"""Writing a report file: the only I/O the report package does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from mondaytest.errors import HarnessError, Location
+
+__all__ = ["append_text", "write_text"]
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` as UTF-8, atomically (a temporary file, then a rename).
+
+    Missing parent directories are created. Raises :class:`~mondaytest.errors.HarnessError`
+    (exit 3) when the file cannot be written.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            Path(tmp).chmod(0o644)
+            Path(tmp).replace(target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot write the report: {exc.strerror or exc}",
+            location=Location(str(target)),
+            hint="check the path and that its directory is writable",
+        ) from None
+    return target
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Append ``text`` to ``path`` (UTF-8), creating the file if needed."""
+    target = Path(path)
+    try:
+        with target.open("a", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot append to the file: {exc.strerror or exc}",
+            location=Location(str(target)),
+            hint="check the path and that it is writable",
+        ) from None
+    return target
