@@ -133,6 +133,8 @@ def read_yaml(path: Path, shown: str) -> Any:
             location=Location(shown),
             hint="use plain string keys and simple values",
         ) from None
+    if docs:
+        _check_expansion(docs[0], shown)
     if len(docs) != 1:
         raise ConfigError(
             f"expected one YAML document, found {len(docs)}",
@@ -140,6 +142,47 @@ def read_yaml(path: Path, shown: str) -> Any:
             hint="remove the extra '---' separators",
         )
     return docs[0]
+
+
+def _check_expansion(root: Any, shown: str) -> None:
+    """Refuse documents whose aliases expand beyond :data:`MAX_NODES` values or into a cycle.
+
+    Aliased nodes are shared objects, so sizes are memoised per object: the count of the
+    expanded document is computed in time linear in the *written* document.
+    """
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy or depth > MAX_DEPTH:
+            raise ConfigError(
+                "an alias refers to its own anchor (the document would be infinite)"
+                if key in busy
+                else f"document nests deeper than {MAX_DEPTH} levels",
+                location=Location(shown, 1, 1),
+                hint="remove the recursive anchor/alias (&name / *name) or flatten the document",
+            )
+        busy.add(key)
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise ConfigError(
+                    f"document expands to more than {MAX_NODES} values (YAML alias bomb?)",
+                    location=Location(shown, 1, 1),
+                    hint="remove the repeated anchors/aliases (&name / *name)",
+                )
+        busy.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
 
 
 def to_plain(
