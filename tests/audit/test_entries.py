@@ -186,3 +186,38 @@ _json = st.recursive(
 @given(_json)
 def test_canonical_bytes_equal_rfc8785(value: object) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    actor=st.none() | st.text(max_size=12),
+    entry_id=st.text(min_size=1, max_size=12),
+    idx=st.integers(0, 2**53 - 1),
+    config_idx=st.none() | st.integers(0, 2**53 - 1),
+    kind=st.sampled_from(["decision", "access", "model_version"]),
+)
+def test_finished_bytes_are_canonical(
+    actor: str | None, entry_id: str, idx: int, config_idx: int | None, kind: str
+) -> None:
+    actor = None if actor is None else f'tok:"id":{actor}'
+    entry_id = f'"id":"{entry_id}'
+    try:
+        if kind == "decision":
+            d = draft_decision({"decision": "t"}, origin=ORIGIN, actor=actor, entry_id=entry_id)
+        elif kind == "access":
+            d = draft_state_change(
+                "access", {"purpose": "p"}, origin=ORIGIN, actor=actor, entry_id=entry_id
+            )
+        else:
+            payload = {"model": "m", "version": "1"}
+            d = draft_state_change(kind, payload, origin=ORIGIN, actor=actor, entry_id=entry_id)
+    except ProfileError:
+        return  # lone surrogates are refused
+    raw = d.finish(idx, config_idx)
+    assert raw == rfc8785.dumps(json.loads(raw))
+    e = decode_entry(raw)
+    assert e.idx == idx
+    assert e.id == entry_id
+    assert e.fields.get("actor") == actor
+    if kind == "decision":
+        assert e.config_idx == config_idx

@@ -225,7 +225,7 @@ def test_checkpoint_receipt_verify_consistency_export(
     bundle.write_bytes(bundle.read_bytes().replace(b"triage", b"triagE", 1))
     assert main(["audit", "verify", "--tiles", "tiles", "--vkey", vkey]) == 1
 
-    assert main(["audit", "fsck", "--format", "json"]) == 0
+    assert main(["audit", "fsck", "--deep", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True
     assert report["size"] == 11

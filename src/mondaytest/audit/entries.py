@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from mondaytest._util.canonical import ProfileError, canonical_json, check_profile
+from mondaytest._util.canonical import MAX_SAFE_INT, ProfileError, canonical_json, check_profile
 from mondaytest.errors import InputError
 
 __all__ = [
@@ -489,10 +490,15 @@ def utc_timestamp(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"
 
 
+_RNG = random.Random(os.urandom(32))
+"""Random bits of entry ids (unique, not secret); reseeded in every forked child."""
+os.register_at_fork(after_in_child=lambda: _RNG.seed(os.urandom(32)))
+
+
 def _uuid7() -> str:
     """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = _RNG.getrandbits(80)
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((rand >> 68) & 0xFFF) << 64
@@ -543,18 +549,24 @@ class EntryDraft:
         return b"{" + b",".join(members) + b"}"
 
 
-def _members(fields: dict[str, Any]) -> bytes:
-    return _JSON.encode(fields).encode("utf-8")[1:-1] if fields else b""
+_ENVELOPE_KEYS = frozenset({"v", "type", "log", "id", "ts", "payload", "actor", "kind", "config"})
 
 
 def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    """Members sorting before ``config_idx``, between it and ``idx``, and after ``idx``."""
-    if "idx" in fields or "config_idx" in fields:
-        raise ProfileError("idx and config_idx are assigned by the store, not the caller")
-    before = {k: v for k, v in fields.items() if k < "config_idx"}
-    middle = {k: v for k, v in fields.items() if "config_idx" < k < "idx"}
-    after = {k: v for k, v in fields.items() if k > "idx"}
-    return _members(before), _members(middle), _members(after)
+    """The encoded members before ``config_idx`` (``actor``, ``config``), between it and
+    ``idx`` (``id``), and after ``idx`` (the rest), from one encoding of the envelope.
+
+    Keys sort, and no member before ``id`` can hold an unescaped ``"id":`` (strings escape
+    their quotes), so the first occurrence of the encoded ``id`` member is the member itself.
+    """
+    if not fields.keys() <= _ENVELOPE_KEYS or "id" not in fields:  # pragma: no cover
+        raise ProfileError(f"unexpected envelope keys {sorted(fields)}")
+    whole = _JSON.encode(fields).encode("utf-8")
+    member = b'"id":' + _JSON.encode(fields["id"]).encode("utf-8")
+    pos = whole.find(member)
+    before = whole[1 : pos - 1] if pos > 1 else b""
+    after = whole[pos + len(member) + 1 : -1]
+    return before, member, after
 
 
 def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, what: str) -> Any:
@@ -703,11 +715,32 @@ class EntryFormatError(InputError):
     """Leaf bytes that are not a valid ``monday.audit/v1`` entry."""
 
 
-def decode_entry(raw: bytes) -> Entry:
-    """Parse leaf bytes into an :class:`Entry`; :class:`EntryFormatError` if they are not one."""
+def _no_float(text: str) -> Any:
+    raise _OutsideProfileError(text)
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INT:
+        raise _OutsideProfileError(text)
+    return value
+
+
+class _OutsideProfileError(ValueError):
+    """A number outside the profile met while parsing."""
+
+
+def decode_entry(raw: bytes, *, full_check: bool = True) -> Entry:
+    """Parse leaf bytes into an :class:`Entry`; :class:`EntryFormatError` if they are not one.
+
+    Floats and integers beyond ±(2^53-1) are refused while parsing; ``full_check`` also walks
+    the whole value for the rest of the profile (ASCII keys, valid Unicode).
+    """
     try:
-        fields = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        fields = json.loads(raw, parse_float=_no_float, parse_int=_bounded_int)
+    except _OutsideProfileError as exc:
+        raise EntryFormatError(f"leaf is outside the JSON profile: number {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EntryFormatError(f"leaf is not JSON: {exc}") from None
     if not isinstance(fields, dict):
         raise EntryFormatError("leaf is not a JSON object")
@@ -725,10 +758,11 @@ def decode_entry(raw: bytes) -> Entry:
     kind = "decision" if etype == "decision" else fields.get("kind")
     if not isinstance(kind, str):
         raise EntryFormatError("state change has no kind")
-    try:
-        check_profile(fields)
-    except ProfileError as exc:
-        raise EntryFormatError(f"leaf is outside the JSON profile: {exc}") from None
+    if full_check:
+        try:
+            check_profile(fields)
+        except ProfileError as exc:
+            raise EntryFormatError(f"leaf is outside the JSON profile: {exc}") from None
     return Entry(
         idx=idx,
         type=etype,

@@ -294,10 +294,12 @@ class AuditLog:
         self._raise_async_error()
         try:
             writer = self._get_writer()
-            handles = writer.submit(drafts, mode)
+            subs = writer.submit(drafts, mode)
             if mode == "async":
-                return [None] * len(handles)
-            out: list[int | None] = [h.wait(published=mode == "published") for h in handles]
+                return [None] * len(drafts)
+            out: list[int | None] = []
+            for sub in subs:
+                out.extend(sub.wait(published=mode == "published"))
         except StoreError as exc:
             return self._write_failed(exc, len(drafts))
         self._close_gap()
@@ -329,7 +331,8 @@ class AuditLog:
         lost, since, reason = gap
         payload = {"reason": reason[:500], "lost": lost, "since": since, "until": utc_timestamp()}
         try:
-            self._get_writer().submit([self.draft("fail_open", payload)], "sequenced")[0].wait()
+            for sub in self._get_writer().submit([self.draft("fail_open", payload)]):
+                sub.wait()
         except StoreError:
             with self._state_lock:
                 self._gap = (lost, since, reason)

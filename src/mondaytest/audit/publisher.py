@@ -42,19 +42,30 @@ class IntegrityError(CheckFailed):
     signed, and the log must be investigated (``monday audit fsck``)."""
 
 
+class _Uncached:
+    """The store as a :class:`~mondaytest.audit.merkle.HashReader` that bypasses its cache."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        return self._store.read_node(level, index)
+
+
 def verify_extension(store: AuditStore, old: StoredCheckpoint | None, size: int) -> bytes:
     """Check the stored tree from ``old`` (the last signed checkpoint) up to ``size``.
 
     Returns the recomputed root at ``size``; raises :class:`IntegrityError` naming the first
     thing that does not hold. Call inside a consistent read (``store.snapshot()``).
     """
+    reader = _Uncached(store)
     old_size = old.size if old is not None else 0
     if size < old_size:
         raise IntegrityError(
             f"the store has {size} entries but checkpoint #{old.seq if old else 0} "
             f"already covers {old_size}: entries were removed"
         )
-    tree = CompactRange.from_reader(old_size, store)
+    tree = CompactRange.from_reader(old_size, reader)
     if old is not None and tree.root() != old.root:
         raise IntegrityError(
             f"stored nodes give a different root at size {old_size} than checkpoint #{old.seq}"
@@ -73,11 +84,11 @@ def verify_extension(store: AuditStore, old: StoredCheckpoint | None, size: int)
     if expected != size:
         raise IntegrityError(f"entry {expected} is missing from the store")
     new_root = tree.root()
-    if root_at(size, store) != new_root:
+    if root_at(size, reader) != new_root:
         raise IntegrityError(f"stored nodes give a different root at size {size} than the entries")
     if old is not None and old_size > 0:
         try:
-            proof = consistency_proof(old_size, size, store)
+            proof = consistency_proof(old_size, size, reader)
             verify_consistency(old_size, size, proof, old.root, new_root)
         except ProofError as exc:
             raise IntegrityError(

@@ -1,21 +1,24 @@
 """The in-process writer: one thread per open log that group-commits entries and publishes
 checkpoints.
 
-Callers hand :class:`~mondaytest.audit.entries.EntryDraft` objects to :meth:`Writer.submit`
-and get :class:`Pending` handles back. The writer thread:
+Callers hand lists of :class:`~mondaytest.audit.entries.EntryDraft` to :meth:`Writer.submit`
+and get a :class:`Submission` back. The writer thread:
 
-- takes up to ``max_batch`` queued entries and commits them in **one** store transaction (see
-  :class:`~mondaytest.audit.sequencer.Sequencer`). A batch is committed as soon as the writer
-  is free, so under light load an entry waits for one commit only and under heavy load batches
-  fill up by themselves (group commit). When every queued entry is fire-and-forget
-  (``async``), the writer lingers up to ``max_wait`` to fill the batch instead;
-- after a commit, resolves the ``sequenced`` handles with their indexes;
+- takes queued submissions, up to ``max_batch`` entries, and commits them in **one** store
+  transaction (see :class:`~mondaytest.audit.sequencer.Sequencer`). A batch is committed as
+  soon as the writer is free, so under light load an entry waits for one commit only and under
+  heavy load batches fill up by themselves (group commit). When every queued submission is
+  fire-and-forget (``async``), the writer lingers up to ``max_wait`` to fill the batch instead.
+  A submission is never split: one larger than ``max_batch`` (a bulk import) is committed in a
+  transaction of its own, so it is written whole or not at all (:meth:`Writer.submit` cuts
+  submissions above :data:`MAX_SUBMISSION` entries);
+- after a commit, resolves the ``sequenced`` submissions with their indexes;
 - publishes a checkpoint (verify-before-sign, :mod:`mondaytest.audit.publisher`) at most once
   per ``checkpoint_interval`` while entries arrive — counting checkpoints published by *any*
   process on the store — and resolves the ``published`` handles it covers;
 - re-publishes a checkpoint every ``republish_interval`` when idle, to prove liveness.
 
-A failed commit (store full, unreachable) fails every handle of that batch with the
+A failed commit (store full, unreachable) fails every submission of that batch with the
 :class:`~mondaytest.errors.StoreError` and writes nothing of it. A failed verification before
 signing (:class:`~mondaytest.audit.publisher.IntegrityError`) stops the writer for good.
 """
@@ -37,7 +40,7 @@ from mondaytest.audit.sequencer import Sequencer
 from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import MondayError, StoreError
 
-__all__ = ["Durability", "Pending", "Writer", "WriterSettings"]
+__all__ = ["MAX_SUBMISSION", "Durability", "Submission", "Writer", "WriterSettings"]
 
 log = logging.getLogger("mondaytest.audit")
 
@@ -59,15 +62,19 @@ class WriterSettings:
     """Seconds after which an idle log signs a fresh checkpoint."""
 
 
-class Pending:
-    """A submitted entry: wait on it for its index (and for a checkpoint covering it)."""
+MAX_SUBMISSION = 16384
+"""Most entries one submission holds: bigger lists are cut into several submissions."""
 
-    __slots__ = ("_published", "_sequenced", "draft", "error", "index", "mode")
 
-    def __init__(self, draft: EntryDraft, mode: Durability) -> None:
-        self.draft = draft
+class Submission:
+    """Entries submitted together: wait on it for their indexes (or for a checkpoint)."""
+
+    __slots__ = ("_published", "_sequenced", "drafts", "error", "first", "mode")
+
+    def __init__(self, drafts: list[EntryDraft], mode: Durability) -> None:
+        self.drafts = drafts
         self.mode: Durability = mode
-        self.index: int | None = None
+        self.first: int | None = None
         self.error: MondayError | None = None
         self._sequenced = threading.Event()
         self._published = threading.Event()
@@ -79,20 +86,25 @@ class Pending:
 
     @property
     def done(self) -> bool:
-        """True once the entry is committed (or failed)."""
+        """True once committed (or failed)."""
         return self._sequenced.is_set()
 
-    def wait(self, *, published: bool = False, timeout: float | None = None) -> int:
+    @property
+    def last(self) -> int | None:
+        """Index of the last entry, once committed."""
+        return None if self.first is None else self.first + len(self.drafts) - 1
+
+    def wait(self, *, published: bool = False, timeout: float | None = None) -> list[int]:
         """Block until committed (or, with ``published``, covered by a checkpoint); return the
-        index. Raises the write's error, or :class:`StoreError` on timeout."""
+        indexes. Raises the write's error, or :class:`StoreError` on timeout."""
         event = self._published if published else self._sequenced
         if not event.wait(timeout):
             what = "a checkpoint" if published else "the commit"
-            raise StoreError(f"timed out after {timeout} s waiting for {what} of an audit entry")
+            raise StoreError(f"timed out after {timeout} s waiting for {what} of audit entries")
         if self.error is not None:
             raise self.error
-        assert self.index is not None
-        return self.index
+        assert self.first is not None
+        return list(range(self.first, self.first + len(self.drafts)))
 
 
 class Writer:
@@ -113,15 +125,15 @@ class Writer:
         self.settings = settings or WriterSettings()
         self._sequencer = Sequencer(store, origin, genesis)
         self._cond = threading.Condition()
-        self._queue: deque[Pending] = deque()
-        self._awaiting: list[Pending] = []  # committed, waiting for a checkpoint
+        self._queue: deque[Submission] = deque()
+        self._awaiting: list[Submission] = []  # committed, waiting for a checkpoint
         self._closing = False
         self._fatal: MondayError | None = None
         self._force = False  # a checkpoint was asked for explicitly
         self._uncovered = False  # committed entries no checkpoint of ours covers yet
         self._last_publish = 0.0  # created_at of the newest checkpoint on the store we know of
-        self._blocking = 0  # queued entries whose caller waits (not async)
-        self._last: Pending | None = None  # the last entry submitted
+        self._blocking = 0  # queued submissions whose caller waits (not async)
+        self._last: Submission | None = None  # the last submission
         self._async_error: MondayError | None = None  # first failure of an async entry
         self._thread = threading.Thread(target=self._run, name="monday-audit-writer", daemon=True)
         self._thread.start()
@@ -138,21 +150,28 @@ class Writer:
         """True while the writer thread runs."""
         return self._thread.is_alive()
 
-    def submit(self, drafts: Sequence[EntryDraft], mode: Durability = "sequenced") -> list[Pending]:
-        """Queue entries; return their handles in order (they are sequenced in that order)."""
-        handles = [Pending(d, mode) for d in drafts]
+    def submit(
+        self, drafts: Sequence[EntryDraft], mode: Durability = "sequenced"
+    ) -> list[Submission]:
+        """Queue entries (sequenced in this order, consecutively); return their submissions
+        (one unless there are more than :data:`MAX_SUBMISSION` entries)."""
+        items = list(drafts)
+        subs = [
+            Submission(items[i : i + MAX_SUBMISSION], mode)
+            for i in range(0, len(items), MAX_SUBMISSION)
+        ]
         with self._cond:
             if self._fatal is not None:
                 raise self._fatal
             if self._closing:
                 raise StoreError("the audit log is closed")
-            self._queue.extend(handles)
+            self._queue.extend(subs)
             if mode != "async":
-                self._blocking += len(handles)
-            if handles:
-                self._last = handles[-1]
+                self._blocking += len(subs)
+            if subs:
+                self._last = subs[-1]
             self._cond.notify_all()
-        return handles
+        return subs
 
     def take_async_error(self) -> MondayError | None:
         """The first failure of an ``async`` entry since the last call (then cleared)."""
@@ -197,7 +216,7 @@ class Writer:
     def _stop(self, error: MondayError) -> None:
         with self._cond:
             self._fatal = error
-            pending = list(self._queue) + self._awaiting
+            pending = [*self._queue, *self._awaiting]
             self._queue.clear()
             self._awaiting.clear()
         for p in pending:
@@ -215,7 +234,7 @@ class Writer:
             self._maybe_publish(final=False)
         self._maybe_publish(final=True)
 
-    def _take_batch(self) -> list[Pending] | None:
+    def _take_batch(self) -> list[Submission] | None:
         """The next batch; [] when a timer fired; None when closing with nothing queued."""
         s = self.settings
         with self._cond:
@@ -228,14 +247,21 @@ class Writer:
                 return None
             if s.max_wait > 0 and not self._closing and self._all_async():
                 deadline = time.monotonic() + s.max_wait
-                while len(self._queue) < s.max_batch and not self._closing and self._all_async():
+                while (
+                    sum(len(q.drafts) for q in self._queue) < s.max_batch
+                    and not self._closing
+                    and self._all_async()
+                ):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
-            n = min(len(self._queue), s.max_batch)
-            batch = [self._queue.popleft() for _ in range(n)]
-            self._blocking -= sum(1 for p in batch if p.mode != "async")
+            batch = [self._queue.popleft()]
+            total = len(batch[0].drafts)
+            while self._queue and total + len(self._queue[0].drafts) <= s.max_batch:
+                total += len(self._queue[0].drafts)
+                batch.append(self._queue.popleft())
+            self._blocking -= sum(1 for q in batch if q.mode != "async")
             return batch
 
     def _all_async(self) -> bool:
@@ -253,21 +279,27 @@ class Writer:
             return max(0.0, self.settings.checkpoint_interval - since)
         return max(0.0, self.settings.republish_interval - since)
 
-    def _commit(self, batch: list[Pending]) -> None:
+    def _commit(self, batch: list[Submission]) -> None:
+        drafts = batch[0].drafts if len(batch) == 1 else [d for q in batch for d in q.drafts]
         try:
-            indexes = self._sequencer.append([p.draft for p in batch])
+            indexes = self._sequencer.append(drafts)
         except MondayError as exc:
-            for p in batch:
-                p._fail(exc)
-            if any(p.mode == "async" for p in batch):
+            for q in batch:
+                q._fail(exc)
+            if any(q.mode == "async" for q in batch):
                 with self._cond:
                     self._async_error = self._async_error or exc
             return
-        for p, idx in zip(batch, indexes, strict=True):
-            p.index = idx
-            p._sequenced.set()
-            if p.mode == "published":
-                self._awaiting.append(p)
+        pos = 0
+        for q in batch:
+            if q.drafts:
+                q.first = indexes[pos]
+            else:
+                q.first = indexes[0] if indexes else 0
+            pos += len(q.drafts)
+            q._sequenced.set()
+            if q.mode == "published":
+                self._awaiting.append(q)
         self._uncovered = True
 
     def _maybe_publish(self, *, final: bool) -> None:
@@ -308,10 +340,11 @@ class Writer:
             self._resolve(covered.size)
 
     def _resolve(self, size: int) -> None:
-        keep: list[Pending] = []
-        for p in self._awaiting:
-            if p.index is not None and p.index < size:
-                p._published.set()
+        keep: list[Submission] = []
+        for q in self._awaiting:
+            last = q.last
+            if last is None or last < size:
+                q._published.set()
             else:
-                keep.append(p)
+                keep.append(q)
         self._awaiting = keep

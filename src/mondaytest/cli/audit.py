@@ -299,7 +299,15 @@ def _saved_checkpoints(config: LogConfig, files: list[Path] | None) -> list[tupl
     return saved
 
 
-def _run_fsck(config: LogConfig, files: list[Path] | None, fmt: OutputFormat, verb: str) -> None:
+DeepOpt = Annotated[
+    bool,
+    typer.Option("--deep", help="Also check every entry's canonical form and JSON profile."),
+]
+
+
+def _run_fsck(
+    config: LogConfig, files: list[Path] | None, fmt: OutputFormat, verb: str, deep: bool
+) -> None:
     import base64
 
     from mondaytest.audit.verify import fsck
@@ -311,6 +319,7 @@ def _run_fsck(config: LogConfig, files: list[Path] | None, fmt: OutputFormat, ve
             config.verifiers(),
             origin=config.origin,
             saved=_saved_checkpoints(config, files),
+            deep=deep,
         )
     finally:
         handle.close()
@@ -349,10 +358,11 @@ def fsck_cmd(
     store: StoreOpt = None,
     vkey: VkeyOpt = None,
     checkpoint: CheckpointOpt = None,
+    deep: DeepOpt = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Recompute the whole log from its entries; exit 1 naming the first bad index."""
-    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "fsck")
+    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "fsck", deep)
 
 
 @app.command("verify")
@@ -382,6 +392,7 @@ def verify_cmd(
     store: StoreOpt = None,
     vkey: VkeyOpt = None,
     checkpoint: CheckpointOpt = None,
+    deep: DeepOpt = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Verify offline, against a vkey: a receipt, an exported tiles directory, or a whole store."""
@@ -450,7 +461,7 @@ def verify_cmd(
                 markup=False,
             )
         return
-    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified")
+    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified", deep)
 
 
 @app.command("consistency")

@@ -130,7 +130,12 @@ class AuditStore(Protocol):
         ...
 
     def subtree_hash(self, level: int, index: int) -> bytes:
-        """Stored hash of a complete subtree; makes the store a ``HashReader``."""
+        """Stored hash of a complete subtree; makes the store a ``HashReader``. May be served
+        from a cache (committed subtrees never change)."""
+        ...
+
+    def read_node(self, level: int, index: int) -> bytes:
+        """Like :meth:`subtree_hash`, but always read from storage (verify-before-sign)."""
         ...
 
     def entry(self, idx: int) -> EntryRow | None:

@@ -44,6 +44,9 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url
 SCHEMA_VERSION = 1
 """The newest schema this code writes."""
 
+_NODE_CACHE = 1 << 16
+"""Committed subtree hashes kept in memory per store object (about 6 MB at most)."""
+
 _MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -225,6 +228,7 @@ class SQLiteStore:
                 "busy_timeout and max_page_count must be integers", field="audit.store"
             ) from None
         self._capped = self._max_pages is not None
+        self._nodes_cache: dict[tuple[int, int], bytes] = {}
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -375,7 +379,26 @@ class SQLiteStore:
         return None if not rows else str(rows[0][0])
 
     def subtree_hash(self, level: int, index: int) -> bytes:
-        """Stored hash of a complete subtree."""
+        """Stored hash of a complete subtree.
+
+        Committed subtrees never change, so hashes read here are kept in a bounded cache:
+        proofs share their upper levels, and most of a warm proof costs no query at all.
+        """
+        key = (level, index)
+        cached = self._nodes_cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            value = _subtree_hash(self._conn(), level, index)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading a node", self.path) from None
+        if len(self._nodes_cache) >= _NODE_CACHE:
+            self._nodes_cache.clear()
+        self._nodes_cache[key] = value
+        return value
+
+    def read_node(self, level: int, index: int) -> bytes:
+        """Stored hash of a complete subtree, read from the file now (never from a cache)."""
         try:
             return _subtree_hash(self._conn(), level, index)
         except sqlite3.Error as exc:
