@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,13 +17,15 @@ from rich.table import Table
 from mondaytest.cli import state
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError
-from mondaytest.evals.baseline import read_baseline
-from mondaytest.evals.compare import Comparison, compare_runs
-from mondaytest.evals.flaky import flaky_report
-from mondaytest.evals.gating import GateResult, bless_run, gate_run, plan_suite, suite_baseline_path
-from mondaytest.evals.runner import RunOptions, run_suite
-from mondaytest.evals.runs import RunRecord, iter_trials, list_runs, read_run, resolve_run
-from mondaytest.evals.suites import suite_from_spec
+
+if TYPE_CHECKING:
+    from mondaytest.evals.compare import Comparison
+    from mondaytest.evals.gating import GateResult
+    from mondaytest.evals.runner import RunOptions
+    from mondaytest.evals.runs import RunRecord
+
+# The evals core (numpy, scipy, the runner) is imported inside each command, so `monday --help`
+# and unrelated commands start fast.
 
 __all__ = ["app"]
 
@@ -128,6 +130,8 @@ class _Progress:
 def _run(ref: Any, options: RunOptions, progress: _Progress) -> Any:
     """run_suite, turning Ctrl-C / SIGTERM into a resumable, explained exit 3."""
     import asyncio
+
+    from mondaytest.evals.runner import run_suite
 
     try:
         return run_suite(ref, options, progress)
@@ -252,6 +256,8 @@ def run(
     Exit 0 when the run completed (judging it is `monday eval gate`'s job), 2 for a bad
     contract or dataset, 3 when the run stopped over its error budget or ran nothing.
     """
+    from mondaytest.evals.runner import RunOptions
+    from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     if record and replay:
@@ -294,6 +300,8 @@ def show(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show a run: summary, metrics, and its failed and errored cases."""
+    from mondaytest.evals.runs import iter_trials, resolve_run
+
     record = resolve_run(_root(spec), run_ref)
     failures: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -347,6 +355,8 @@ def ls(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """List runs, newest last."""
+    from mondaytest.evals.runs import list_runs
+
     runs = list_runs(_root(spec), suite)[-limit:]
     rows = [
         {
@@ -430,6 +440,9 @@ def compare(
 
     Runs of different suite versions, scorers or cases are refused (exit 3), naming what differs.
     """
+    from mondaytest.evals.compare import compare_runs
+    from mondaytest.evals.runs import resolve_run
+
     root = _root(spec)
     cmp = compare_runs(resolve_run(root, a), resolve_run(root, b))
     if fmt is OutputFormat.json:
@@ -452,6 +465,9 @@ def flaky(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Per-case flake rate across epochs and runs (run with --epochs 3 or pool several runs)."""
+    from mondaytest.evals.flaky import flaky_report
+    from mondaytest.evals.runs import list_runs, resolve_run
+
     root = _root(spec)
     records: list[RunRecord]
     if runs:
@@ -587,6 +603,10 @@ def gate(
     2 bad contract or input, 3 the run or the baseline is unusable (errors over budget, not
     comparable, no baseline).
     """
+    from mondaytest.evals.gating import gate_run
+    from mondaytest.evals.runner import RunOptions
+    from mondaytest.evals.runs import read_run, resolve_run
+    from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     if cache is not None and cache not in ("rw", "ro", "off"):
@@ -639,6 +659,9 @@ def baseline_bless(
 
     This is the only way the baseline changes: commit the file in a reviewed pull request.
     """
+    from mondaytest.evals.gating import bless_run
+    from mondaytest.evals.runs import resolve_run
+    from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     loaded = load_spec(spec)
@@ -674,6 +697,9 @@ def baseline_show(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show the suite's committed baseline: where it came from and what it holds."""
+    from mondaytest.evals.baseline import read_baseline
+    from mondaytest.evals.gating import suite_baseline_path
+    from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     ref = suite_from_spec(load_spec(spec), suite)
@@ -723,6 +749,8 @@ def plan(
 ) -> None:
     """Power planning: the smallest drop this suite can detect, and the cases needed to detect
     the gate's margin, from the variability of past runs."""
+    from mondaytest.evals.gating import plan_suite
+    from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     ref = suite_from_spec(load_spec(spec), suite)
