@@ -306,3 +306,32 @@ def test_rotate_key_through_the_cli(
             main(["audit", "verify", "--vkey", key, "--store", "sqlite:///.monday/audit.db"]) == 0
         )
     assert main(["audit", "rotate-key", "--finish"]) == 2
+
+
+def test_erase_backup_retention_through_the_cli(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mondaytest.audit import open_log
+    from mondaytest.spec import load_spec
+
+    _keygen(capsys)
+    assert main(["audit", "keygen", "--vault"]) == 0
+    vault_key = proj.parent / ".monday" / "keys" / "vault.key"
+    assert stat.S_IMODE(vault_key.stat().st_mode) == 0o600
+    assert main(["audit", "keygen", "--vault"]) == 2  # never overwritten
+    with open_log(load_spec(proj)) as log:
+        log.decision(decision="triage", subject_id="cust-9", raw={"input": "my address is …"})
+    capsys.readouterr()
+    assert main(["audit", "erase", "cust-9", "--legal-basis", "DSAR-7"]) == 0
+    assert "erased 1 vault record(s)" in capsys.readouterr().out
+    assert main(["audit", "erase", "cust-9"]) == 2
+    assert "holds nothing for this subject" in capsys.readouterr().err
+    assert main(["audit", "log", "--kind", "erasure", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["payload"]["legal_basis_ref"] == "DSAR-7"
+    assert main(["audit", "backup", "copy.db"]) == 0
+    assert "verified" in capsys.readouterr().out
+    assert main(["audit", "fsck", "--store", "sqlite:///copy.db"]) == 0
+    assert main(["audit", "retention", "--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out
+    assert main(["audit", "retention"]) == 0
+    assert "nothing is past it" in capsys.readouterr().out

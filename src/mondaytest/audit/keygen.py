@@ -19,7 +19,7 @@ from mondaytest.audit.keys import (
 )
 from mondaytest.errors import ConfigError, InputError
 
-__all__ = ["KeygenResult", "ensure_gitignored", "keygen", "record_vkey"]
+__all__ = ["KeygenResult", "ensure_gitignored", "keygen", "record_vkey", "vault_keygen"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,24 @@ def _last_line(node: object) -> int:
             line, _ = node.lc.item(i)
             last = max(last, line, _last_line(item) if hasattr(item, "lc") else line)
     return int(last)
+
+
+def vault_keygen(spec: Path | None, out: Path | None) -> Path:
+    """Write a vault master key: to ``out``, or where the contract's ``audit.vault_key`` says."""
+    from mondaytest.audit.vault import write_master_key
+
+    if out is None:
+        from mondaytest.spec import load_spec
+
+        loaded = load_spec(spec)
+        ref = parse_key_ref(loaded.model.audit.vault_key, loaded.root_dir)
+        if ref.kind != "file":
+            raise InputError(
+                f"audit.vault_key is {loaded.model.audit.vault_key}",
+                hint="write one with `monday audit keygen --vault --out FILE` and put it in "
+                f"${ref.target}",
+            )
+        out = Path(ref.target)
+    write_master_key(out)
+    ensure_gitignored(out)
+    return out

@@ -49,6 +49,8 @@ from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.receipt import build_receipt
 from mondaytest.audit.sequencer import Sequencer
 from mondaytest.audit.store import AuditStore, StoredCheckpoint, open_store, resolve_store_url
+from mondaytest.audit.vault import Vault
+from mondaytest.audit.verify import FsckReport, fsck
 from mondaytest.audit.writer import Durability, Writer, WriterSettings
 from mondaytest.errors import ConfigError, InputError, MondayError, StoreError
 
@@ -91,6 +93,8 @@ class LogConfig:
     """Digest of the contract (recorded in the genesis entry)."""
     spec_commit: str | None = None
     """Git commit of the contract (recorded in the genesis entry)."""
+    vault_key: str | None = None
+    """Master key reference of the evidence vault (None: no vault)."""
     witness_dir: str = ".monday-witness"
     """CI-as-witness directory (relative to ``base_dir``)."""
     policy: str | None = None
@@ -125,6 +129,7 @@ class LogConfig:
             writer=settings,
             spec_digest=spec_digest,
             spec_commit=spec_commit,
+            vault_key=section.vault_key,
             witness_dir=section.witness.dir,
             policy=section.witness.policy,
         )
@@ -177,6 +182,7 @@ class AuditLog:
         self._writer_lock = threading.Lock()
         self._state_lock = threading.Lock()  # guards _gap
         self._gap: tuple[int, str, str] | None = None  # (lost, since, reason) in fail-open mode
+        self._vault: Vault | None = None
         self._closed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -273,6 +279,8 @@ class AuditLog:
         *,
         actor: str | None = None,
         durability: Durability | None = None,
+        subject_id: str | None = None,
+        raw: Mapping[str, Any] | None = None,
         **fields: Any,
     ) -> int | None:
         """Record one customer-touching decision; return its index (None if async).
@@ -280,11 +288,73 @@ class AuditLog:
         Pass a :class:`~mondaytest.audit.entries.DecisionPayload`, a mapping, or its fields as
         keywords (``decision="triage", outcome={"code": "refer"}``). ``config_idx`` is filled in
         by the store: the last configuration change in force when the decision is sequenced.
+
+        Personal data never goes in the entry: give the person's id as ``subject_id`` and the
+        raw values as ``raw`` (e.g. ``{"input": prompt, "output": answer}``). They are stored
+        encrypted in the vault; the entry gets the subject's token and a salted commitment per
+        value (``input``/``output`` fields, the rest under ``outcome.commitments``).
         """
-        body: Mapping[str, Any] | DecisionPayload = payload if payload is not None else fields
         if payload is not None and fields:
             raise InputError("pass the decision either as a payload or as keywords, not both")
+        body: dict[str, Any] = (
+            dict(payload.model_dump(mode="json", exclude_none=True))
+            if isinstance(payload, DecisionPayload)
+            else dict(payload if payload is not None else fields)
+        )
+        if subject_id is not None or raw:
+            self._seal_raw(body, subject_id, raw or {})
         return self.append_drafts([self.draft("decision", body, actor=actor)], durability)[0]
+
+    def _seal_raw(
+        self, body: dict[str, Any], subject_id: str | None, raw: Mapping[str, Any]
+    ) -> None:
+        if subject_id is None:
+            raise InputError("raw values need the subject_id they belong to")
+        vault = self.vault()
+        refs = vault.put_many(subject_id, raw) if raw else {}
+        body["subject"] = refs[next(iter(refs))].token if refs else vault.token(subject_id)
+        extra: dict[str, str] = {}
+        for name, ref in refs.items():
+            if name in ("input", "output"):
+                body[name] = ref.commitment
+            else:
+                extra[name] = ref.commitment
+        if extra:
+            outcome = dict(body.get("outcome") or {})
+            outcome["commitments"] = extra
+            body["outcome"] = outcome
+
+    def vault(self) -> Vault:
+        """The evidence vault beside the log (opened on first use; needs ``audit.vault_key``)."""
+        with self._writer_lock:
+            if self._vault is None:
+                if self.config.vault_key is None:
+                    raise ConfigError(
+                        "no vault key is configured",
+                        field="audit.vault_key",
+                        hint="run `monday audit keygen --vault`",
+                    )
+                path = getattr(self.store, "path", None)
+                if path is None:  # pragma: no cover - only SQLite stores exist yet
+                    raise ConfigError("the vault needs a SQLite store", field="audit.store")
+                self._vault = Vault.open(path, self.config.vault_key, self.config.base_dir)
+            return self._vault
+
+    def erase(self, subject_id: str, *, legal_basis_ref: str | None = None) -> tuple[int, int]:
+        """Erase a person from the vault and record an ``erasure`` entry (GDPR Art. 17).
+
+        Returns ``(entry index, records destroyed)``. Every proof keeps verifying; the person's
+        commitments in old entries can no longer be opened. A subject the vault does not know
+        raises :class:`~mondaytest.audit.vault.UnknownSubject` (exit 2) and nothing is written.
+        """
+        receipt = self.vault().erase(subject_id)
+        idx = self.append(
+            "erasure", receipt.payload(legal_basis_ref=legal_basis_ref), durability="sequenced"
+        )
+        assert idx is not None
+        if not receipt.scrubbed:
+            self.vault().scrub()
+        return idx, receipt.records
 
     def append_drafts(
         self, drafts: Sequence[EntryDraft], durability: Durability | None = None
@@ -369,6 +439,7 @@ class AuditLog:
         ride in the receipt's ``extra`` line, so the receipt verifies on its own.
         """
         idx = self.find(index_or_id)
+        self._check_served(idx)
         cp = self.store.latest_checkpoint()
         if cp is None or cp.size <= idx:
             if not self.signers:
@@ -391,8 +462,22 @@ class AuditLog:
         """Number of entries committed."""
         return self.store.size()
 
+    def min_index(self) -> int:
+        """Entries below this index were pruned by retention: they are no longer served."""
+        value = self.store.get_meta("min_index")
+        return int(value) if value else 0
+
+    def _check_served(self, idx: int) -> None:
+        floor = self.min_index()
+        if idx < floor:
+            raise InputError(
+                f"entry {idx} is below the log's minimum index {floor}: retention pruned it",
+                hint="pruned entries are kept for fsck but no longer served",
+            )
+
     def entry(self, idx: int) -> Entry:
-        """The entry at ``idx`` (:class:`InputError` if there is none)."""
+        """The entry at ``idx`` (:class:`InputError` if there is none or it was pruned)."""
+        self._check_served(idx)
         row = self.store.entry(idx)
         if row is None:
             raise InputError(f"the log has no entry {idx} (size {self.store.size()})")
@@ -416,7 +501,24 @@ class AuditLog:
     def tail(self, n: int = 20, *, kind: str | None = None, text: str | None = None) -> list[Entry]:
         """The newest ``n`` entries (of one kind, or containing ``text``), oldest first."""
         rows = self.store.search(kind=kind, text=text, limit=n)
-        return [decode_entry(r.body) for r in reversed(rows)]
+        floor = self.min_index()
+        return [decode_entry(r.body) for r in reversed(rows) if r.idx >= floor]
+
+    def backup(self, path: str | os.PathLike[str]) -> FsckReport:
+        """Write an online, consistent copy of the store to ``path`` and fsck the copy.
+
+        Raises :class:`~mondaytest.errors.CheckFailed` when the copy does not verify. The copy
+        holds the vault's encrypted values too: erasures must reach backups by their expiry.
+        """
+        self.flush()
+        self.store.backup(str(path))
+        copy = open_store(f"sqlite:///{Path(path).resolve()}")
+        try:
+            report = fsck(copy, self.verifiers(), origin=self.origin)
+        finally:
+            copy.close()
+        report.raise_for_problems()
+        return report
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The newest stored checkpoint."""
@@ -435,6 +537,8 @@ class AuditLog:
                 writer.close()
                 self._raise_async_error()
         finally:
+            if self._vault is not None:
+                self._vault.close()
             self.store.close()
 
     def __enter__(self) -> AuditLog:

@@ -8,7 +8,7 @@ write lock, any number of processes can append to one store and the tree never f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from mondaytest.audit.entries import EntryDraft
 from mondaytest.audit.merkle import CompactRange, leaf_hash
@@ -45,8 +45,13 @@ class Sequencer:
             return cached.copy()
         return CompactRange.from_reader(size, tx)
 
-    def append(self, drafts: Sequence[EntryDraft]) -> list[int]:
-        """Sequence ``drafts`` atomically; return their indexes (consecutive)."""
+    def append(
+        self, drafts: Sequence[EntryDraft], *, meta: Mapping[str, str] | None = None
+    ) -> list[int]:
+        """Sequence ``drafts`` atomically; return their indexes (consecutive).
+
+        ``meta`` values are set in the same transaction (e.g. a retention's ``min_index``).
+        """
         self._range = None  # only trusted again after a commit
         with self.store.write() as tx:
             size = tx.size()
@@ -94,6 +99,8 @@ class Sequencer:
                 tx.insert_nodes(nodes)
             if config_changed:
                 tx.set_meta(_META_LAST_CONFIG, str(config_idx))
+            for key, value in (meta or {}).items():
+                tx.set_meta(key, value)
         self._range = tree
         first = size + (len(batch) - len(drafts))
         return list(range(first, first + len(drafts)))

@@ -156,11 +156,20 @@ def keygen_cmd(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
+    vault: Annotated[
+        bool, typer.Option("--vault", help="Create the vault master key (audit.vault_key) instead.")
+    ] = False,
 ) -> None:
     """Create the log key (Ed25519, 0600, git-ignored); print its vkey, record it in monday.yaml."""
     from mondaytest.audit.keygen import keygen
 
     err = state.err_console()
+    if vault:
+        from mondaytest.audit.keygen import vault_keygen
+
+        path = vault_keygen(spec, out)
+        err.print(f"wrote the vault master key {path} (mode 0600); back it up apart from the store")
+        return
     if out is not None:
         if origin is None:
             raise InputError("--out needs --origin (the log origin names the key)")
@@ -636,3 +645,73 @@ def rotate_key_cmd(
         "  give it to every verifier, then run `monday audit rotate-key --finish`",
         markup=False,
     )
+
+
+@app.command("erase")
+def erase_cmd(
+    subject: Annotated[str, typer.Argument(help="The person's id as the application knows it.")],
+    legal_basis: Annotated[
+        str | None,
+        typer.Option(
+            "--legal-basis", help="Request or ticket id (never its content).", show_default=False
+        ),
+    ] = None,
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Erase a person's vault material (GDPR Art. 17) and record an erasure entry."""
+    with _open(spec, store) as log:
+        idx, records = log.erase(subject, legal_basis_ref=legal_basis)
+    state.console().print(
+        f"✓ erased {records} vault record(s) and the subject's key; erasure entry {idx} "
+        "(proofs and fsck still verify; the commitments can no longer be opened)"
+    )
+
+
+@app.command("backup")
+def backup_cmd(
+    target: Annotated[Path, typer.Argument(help="File to write (must not exist).")],
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write an online, consistent copy of the store and verify the copy with fsck."""
+    with _open(spec, store, readonly=True) as log:
+        report = log.backup(target)
+    state.console().print(
+        f"✓ backup {target}: {report.size} entries and {report.checkpoints} checkpoint(s) "
+        "verified. Restore: stop writers, copy it over the store file, run `monday audit fsck`."
+    )
+
+
+@app.command("retention")
+def retention_cmd(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change only.")] = False,
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Enforce audit.retention: raise the minimum index, expire vault material, log it."""
+    from mondaytest.audit.retention import RETENTION_FLOOR_DAYS, enforce_retention
+
+    with _open(spec, store) as log:
+        result = enforce_retention(log, dry_run=dry_run)
+    out = state.console()
+    if result.below_floor:
+        state.err_console().print(
+            f"warning: retention {result.policy} is shorter than {RETENTION_FLOOR_DAYS} days "
+            "(EU AI Act Art. 19 asks for at least six months)"
+        )
+    if dry_run:
+        out.print(
+            f"retention {result.policy}: entries before {result.cutoff} are past it; "
+            f"minimum index stays {result.previous_min_index} (dry run)"
+        )
+    elif result.entry is None:
+        out.print(
+            f"retention {result.policy}: nothing is past it (minimum index {result.min_index})"
+        )
+    else:
+        out.print(
+            f"✓ retention {result.policy}: minimum index {result.previous_min_index} → "
+            f"{result.min_index}, {result.expired_records} vault record(s) expired; "
+            f"entry {result.entry}"
+        )

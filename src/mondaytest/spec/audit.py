@@ -60,6 +60,9 @@ class AuditSection(SpecModel):
     vkey: str | None = None
     """The verifier key (C2SP note vkey); written by ``monday audit keygen``. A writer whose key
     does not match it refuses to start."""
+    vault_key: SecretRef = "file:.monday/keys/vault.key"
+    """The evidence vault's master key (``file:PATH`` or ``env:VAR``); raw personal values are
+    kept encrypted in the vault, never in the log. Created by ``monday audit keygen --vault``."""
     durability: Literal["async", "sequenced", "published"] = "sequenced"
     """When an append returns: queued, committed with an index, or covered by a checkpoint."""
     fail_mode: Literal["closed", "open"] = "closed"

@@ -150,6 +150,10 @@ class AuditStore(Protocol):
         """Index of the entry with this id."""
         ...
 
+    def first_index_since(self, ts: str) -> int:
+        """Lowest index whose ``ts`` is ``>= ts`` (RFC 3339 UTC); the size when there is none."""
+        ...
+
     def search(
         self,
         *,

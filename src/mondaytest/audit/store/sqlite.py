@@ -436,6 +436,11 @@ class SQLiteStore:
         )
         return None if not rows else int(rows[0][0])
 
+    def first_index_since(self, ts: str) -> int:
+        """Lowest index recorded at or after ``ts``; the size when every entry is older."""
+        rows = self._read("reading timestamps", "SELECT MIN(idx) FROM entries WHERE ts >= ?", (ts,))
+        return int(rows[0][0]) if rows[0][0] is not None else self.size()
+
     def search(
         self,
         *,

@@ -1,0 +1,93 @@
+"""Retention: prune what ``audit.retention`` no longer requires, and say so in the log.
+
+Enforcing retention does two things, recorded in one ``retention`` entry:
+
+- the log's **minimum index** rises to the first entry recorded within the retention period
+  (C2SP tlog-tiles pruning: entries below it are no longer served — receipts, ``log``,
+  ``export`` — but they are *kept*, so every proof and ``fsck`` still verify);
+- **vault material** created before the cut-off is deleted (:meth:`Vault.expire`), so raw
+  personal values do not outlive the period.
+
+The minimum index is set in the same transaction that appends the ``retention`` entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mondaytest.audit.entries import utc_timestamp
+from mondaytest.audit.keys import parse_key_ref
+from mondaytest.audit.sequencer import Sequencer
+from mondaytest.spec.types import parse_duration
+
+if TYPE_CHECKING:
+    from mondaytest.audit.log import AuditLog
+
+__all__ = ["RETENTION_FLOOR_DAYS", "RetentionResult", "enforce_retention"]
+
+RETENTION_FLOOR_DAYS = 183
+"""EU AI Act Art. 19 / 26(6): logs are kept at least six months."""
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """What one retention run did."""
+
+    policy: str
+    """The retention period (ISO 8601 duration)."""
+    cutoff: str
+    """Everything recorded before this instant (RFC 3339 UTC) is past retention."""
+    min_index: int
+    """The log's minimum index now."""
+    previous_min_index: int
+    """The minimum index before."""
+    expired_records: int
+    """Vault values deleted."""
+    entry: int | None
+    """Index of the ``retention`` entry (None when nothing changed, or a dry run)."""
+    below_floor: bool
+    """True when the policy is shorter than :data:`RETENTION_FLOOR_DAYS`."""
+
+
+def _vault_available(log: AuditLog) -> bool:
+    ref = log.config.vault_key
+    if ref is None:
+        return False
+    parsed = parse_key_ref(ref, log.config.base_dir)
+    return parsed.kind == "env" or Path(parsed.target).exists()
+
+
+def enforce_retention(
+    log: AuditLog, *, now: datetime | None = None, dry_run: bool = False
+) -> RetentionResult:
+    """Raise the minimum index and expire vault material past ``audit.retention``."""
+    policy = log.config.retention
+    moment = now or datetime.now(UTC)
+    cutoff = moment - parse_duration(policy)
+    cutoff_ts = utc_timestamp(cutoff.timestamp())
+    below_floor = (moment - cutoff).days < RETENTION_FLOOR_DAYS
+    previous = log.min_index()
+    log.flush()
+    first_kept = log.store.first_index_since(cutoff_ts)
+    target = max(previous, first_kept)
+    expired = 0
+    if not dry_run and _vault_available(log):
+        expired = log.vault().expire(cutoff).records
+    entry: int | None = None
+    if not dry_run and (target > previous or expired):
+        payload = {"policy": policy, "min_index": target, "expired_records": expired}
+        (entry,) = Sequencer(log.store, log.origin).append(
+            [log.draft("retention", payload)], meta={"min_index": str(target)}
+        )
+    return RetentionResult(
+        policy=policy,
+        cutoff=cutoff_ts,
+        min_index=target if not dry_run else previous,
+        previous_min_index=previous,
+        expired_records=expired,
+        entry=entry,
+        below_floor=below_floor,
+    )
