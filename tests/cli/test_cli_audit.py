@@ -335,3 +335,27 @@ def test_erase_backup_retention_through_the_cli(
     assert "dry run" in capsys.readouterr().out
     assert main(["audit", "retention"]) == 0
     assert "nothing is past it" in capsys.readouterr().out
+
+
+def test_verify_a_receipt_under_a_witness_policy(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mondaytest.audit.note import CosignatureSigner, add_signatures
+
+    vkey = _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n')
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "receipt", "1", "-o", "r.tlog-proof"]) == 0
+    witness = CosignatureSigner.generate("ci.example/witness")
+    Path("p.policy").write_text(
+        f"log {vkey}\nwitness CI {witness.vkey}\nquorum CI\n", encoding="utf-8"
+    )
+    assert main(["audit", "verify", "r.tlog-proof", "--policy", "p.policy"]) == 1
+    assert "quorum CI" in capsys.readouterr().err
+    data = Path("r.tlog-proof").read_bytes()
+    head, note = data.split(b"\n\n", 1)
+    Path("cosigned.tlog-proof").write_bytes(head + b"\n\n" + add_signatures(note, [witness]))
+    assert main(["audit", "verify", "cosigned.tlog-proof", "--policy", "p.policy"]) == 0
+    out = capsys.readouterr().out
+    assert "cosigned by CI" in out
+    assert "quorum CI met" in out

@@ -30,8 +30,10 @@ from mondaytest.audit.merkle import (
     consistency_proof,
     leaf_hash,
     verify_consistency,
+    verify_inclusion,
 )
 from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
+from mondaytest.audit.policy import Policy, PolicyResult
 from mondaytest.audit.receipt import VerifiedReceipt, parse_receipt, verify_receipt
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, InputError, MondayError
@@ -43,6 +45,7 @@ __all__ = [
     "follow_rotations",
     "fsck",
     "verify_receipt_bytes",
+    "verify_receipt_policy",
 ]
 
 _JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -376,6 +379,29 @@ def verify_receipt_bytes(
     return verify_receipt(
         receipt, verifiers, leaf=leaf, origin=origin, min_cosignatures=min_cosignatures
     )
+
+
+def verify_receipt_policy(
+    data: bytes,
+    policy: Policy,
+    *,
+    entry: bytes | None = None,
+    origin: str | None = None,
+    log_keys: Sequence[NoteVerifier] = (),
+) -> tuple[VerifiedReceipt, PolicyResult]:
+    """Verify a ``.tlog-proof`` under a C2SP trust policy: the log's signature, the witness
+    quorum, then inclusion. ``log_keys`` add trusted log keys the policy does not list."""
+    receipt = parse_receipt(data)
+    leaf = entry if entry is not None else receipt.extra
+    if leaf is None:
+        raise InputError(
+            "this receipt does not carry its entry",
+            hint="pass the entry's exact bytes with --entry FILE",
+        )
+    result = policy.check(receipt.checkpoint, origin=origin, log_keys=log_keys)
+    cp = result.checkpoint
+    verify_inclusion(leaf_hash(leaf), receipt.index, cp.size, receipt.proof, cp.root)
+    return VerifiedReceipt(receipt.index, leaf_hash(leaf), cp, receipt.extra), result
 
 
 def check_consistency(

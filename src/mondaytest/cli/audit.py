@@ -401,21 +401,41 @@ def verify_cmd(
     store: StoreOpt = None,
     vkey: VkeyOpt = None,
     checkpoint: CheckpointOpt = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="C2SP tlog-policy file: trusted logs, witnesses and the quorum (receipts).",
+            show_default=False,
+        ),
+    ] = None,
     deep: DeepOpt = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Verify offline, against a vkey: a receipt, an exported tiles directory, or a whole store."""
+    """Verify offline, against a vkey or a policy: a receipt, a tiles directory, or a store."""
     import base64
 
     if receipt is not None:
-        from mondaytest.audit.verify import verify_receipt_bytes
+        from mondaytest.audit.verify import verify_receipt_bytes, verify_receipt_policy
 
-        trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
-        ok = verify_receipt_bytes(
-            _read(receipt, "receipt"),
-            trusted,
-            entry=_read(entry, "entry") if entry else None,
-        )
+        quorum = ""
+        if policy is not None:
+            from mondaytest.audit.policy import load_policy
+
+            ok, result = verify_receipt_policy(
+                _read(receipt, "receipt"),
+                load_policy(policy),
+                entry=_read(entry, "entry") if entry else None,
+                log_keys=_parse_vkeys(vkey) if vkey else (),
+            )
+            quorum = f"; {result.describe()}"
+        else:
+            trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
+            ok = verify_receipt_bytes(
+                _read(receipt, "receipt"),
+                trusted,
+                entry=_read(entry, "entry") if entry else None,
+            )
         what: dict[str, Any] = {
             "ok": True,
             "index": ok.index,
@@ -425,6 +445,8 @@ def verify_cmd(
             "signed_by": [f"{s.name}+{s.key_id.hex()}" for s in ok.checkpoint.log_signatures],
             "cosignatures": len(ok.checkpoint.cosignatures),
         }
+        if quorum:
+            what["policy"] = quorum.removeprefix("; ")
         leaf = entry.read_bytes() if entry else ok.extra
         described = ""
         if leaf is not None:
@@ -445,7 +467,8 @@ def verify_cmd(
                     f", {what['cosignatures']} witness cosignature(s)"
                     if what["cosignatures"]
                     else ""
-                ),
+                )
+                + quorum,
                 markup=False,
             )
         return
