@@ -146,3 +146,44 @@ def test_compare_refuses_incomparable_runs(
     err = capsys.readouterr().err
     assert "not comparable" in err
     assert "1 case(s) changed under the same id: c5 (expected)" in err
+
+
+def test_run_prints_the_judge_fingerprint_to_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    judge = (
+        "      scorers:\n"
+        "        - {name: label, kind: exact}\n"
+        "        - {name: judged, kind: judge, target: {python: 'app:judge'},\n"
+        "           prompt: 'ok? {{output}}'}\n"
+    )
+    spec = write_project(
+        tmp_path, VALID_SPEC.replace("      scorers: [{name: label, kind: exact}]\n", judge)
+    )
+    (tmp_path / "app.py").write_text(
+        "def predict(x):\n    return x\ndef judge(req):\n    return 'PASS'\n"
+    )
+    try:
+        assert main(["eval", "run", "--spec", str(spec), "-q"]) == 0
+        out = capsys.readouterr().out
+        assert "judged is model-graded; pin its judge: pin: " in out
+        fp = out.split("pin: ")[-1].split()[0]
+        pinned = judge.replace("prompt:", f"pin: {fp}, prompt:")
+        (tmp_path / "monday.yaml").write_text(
+            VALID_SPEC.replace("      scorers: [{name: label, kind: exact}]\n", pinned)
+        )
+        assert main(["eval", "run", "--spec", str(spec), "-q"]) == 0
+        (tmp_path / "monday.yaml").write_text(
+            VALID_SPEC.replace(
+                "      scorers: [{name: label, kind: exact}]\n",
+                pinned.replace("ok? {{output}}", "fine? {{output}}"),
+            )
+        )
+        capsys.readouterr()
+        assert main(["eval", "run", "--spec", str(spec), "-q"]) == 2
+        assert "the judge changed" in capsys.readouterr().err
+    finally:
+        sys.modules.pop("app", None)
+        while str(tmp_path) in sys.path:
+            sys.path.remove(str(tmp_path))

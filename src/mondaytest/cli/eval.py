@@ -197,6 +197,11 @@ def _render_run(data: dict[str, Any], run_dir: Path | None) -> None:
                 f"  {name}: accuracy {_fmt(cls['accuracy'])}  macro F1 {_fmt(cls['macro']['f1'])}  "
                 f"micro F1 {_fmt(cls['micro']['f1'])}  labels {', '.join(cls['labels'])}"
             )
+    for scorer in data.get("scorers") or []:
+        if scorer.get("deterministic") is False:
+            out.print(
+                f"  {scorer['name']} is model-graded; pin its judge: pin: {scorer['fingerprint']}"
+            )
     lat = data.get("latency_ms") or {}
     if lat.get("n"):
         out.print(
