@@ -208,3 +208,35 @@ def test_gate_cli_replay_for_keyless_ci(
     sys.modules.pop("app", None)
     assert main(["eval", "gate", "--spec", s, "--replay", "-q"]) == 0
     assert "gate PASS" in capsys.readouterr().out
+
+
+def test_gate_writes_reports(
+    gated_spec: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = str(gated_spec)
+    assert main(["eval", "run", "--spec", s, "-q"]) == 0
+    assert main(["eval", "baseline", "bless", "latest", "--spec", s]) == 0
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = tmp_path / "out"
+    args = ["eval", "gate", "--spec", s, "-q", "--junit", str(out / "j.xml")]
+    args += ["--comment-out", str(out / "c.md"), "--html", str(out / "r.html")]
+    assert main(args) == 0
+    assert "<testsuite" in (out / "j.xml").read_text()
+    comment = (out / "c.md").read_text()
+    assert comment.startswith("<!-- monday-eval-gate:triage -->")
+    assert "PASS" in comment
+    assert "<html" in (out / "r.html").read_text().lower()
+    assert summary.read_text() == comment
+    capsys.readouterr()
+    assert (
+        main(
+            ["eval", "report", "latest", "--spec", s, "--gate", "--markdown", str(out / "again.md")]
+        )
+        == 0
+    )
+    assert "PASS" in (out / "again.md").read_text()
+    assert main(["eval", "report", "latest", "--spec", s]) == 2

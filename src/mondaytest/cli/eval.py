@@ -38,6 +38,23 @@ SpecOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
+CommentOpt = Annotated[
+    Path | None,
+    typer.Option("--comment-out", help="Write the pull-request comment (Markdown) here."),
+]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")]
+StepSummaryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--step-summary/--no-step-summary",
+        help="Append the summary to $GITHUB_STEP_SUMMARY when it is set.",
+    ),
+]
+RunUrlOpt = Annotated[
+    str | None,
+    typer.Option("--run-url", help="Link to the CI run (default: from GitHub Actions' env)."),
+]
 
 
 def _root(spec: Path | None) -> Path:
@@ -572,6 +589,61 @@ def _render_gate(result: GateResult, strict: bool) -> None:
         out.print(f"note: {note}", markup=False)
 
 
+def _ci_run_url() -> str | None:
+    """A link to the CI run, from GitHub Actions' environment (None elsewhere)."""
+    import os
+
+    server, repo, run_id = (
+        os.environ.get("GITHUB_SERVER_URL"),
+        os.environ.get("GITHUB_REPOSITORY"),
+        os.environ.get("GITHUB_RUN_ID"),
+    )
+    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+
+
+def _write_reports(
+    record: RunRecord,
+    result: GateResult | None,
+    *,
+    junit: Path | None,
+    markdown: Path | None,
+    html: Path | None,
+    step_summary: bool,
+    strict: bool,
+    run_url: str | None,
+) -> list[str]:
+    """Write the requested projections of a run (and its verdict); the paths written."""
+    if not (junit or markdown or html or step_summary):
+        return []
+    from mondaytest.evals import report as reports
+    from mondaytest.evals.runs import iter_trials, list_runs
+
+    verdict = result.verdict if result is not None else None
+    root = record.dir.parent.parent.parent  # <root>/.monday/runs/<id>
+    history = [r.data for r in list_runs(root, record.suite) if r.id != record.id][-20:]
+    suite_report = reports.SuiteReport(
+        run=record.data,
+        verdict=verdict,
+        baseline=result.baseline if result is not None else None,
+        details=reports.collect_details(iter_trials(record.dir), focus=reports.focus_ids(verdict)),
+        history=history,
+        strict=strict,
+        run_url=run_url or _ci_run_url(),
+    )
+    written: list[str] = []
+    if junit is not None:
+        written.append(str(reports.write_junit(junit, suite_report)))
+    if markdown is not None:
+        written.append(str(reports.write_markdown(markdown, suite_report)))
+    if html is not None:
+        written.append(str(reports.write_html(html, suite_report)))
+    if step_summary:
+        path = reports.write_step_summary(reports.render_step_summary(suite_report))
+        if path is not None:
+            written.append(str(path))
+    return written
+
+
 @app.command("gate")
 def gate(
     suite: Annotated[
@@ -598,6 +670,11 @@ def gate(
     replay: Annotated[
         bool, typer.Option("--replay", help="Use the cassette (keyless CI).")
     ] = False,
+    junit: JunitOpt = None,
+    comment_out: CommentOpt = None,
+    html: HtmlOpt = None,
+    step_summary: StepSummaryOpt = True,
+    run_url: RunUrlOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
@@ -633,10 +710,22 @@ def gate(
         result.raise_for_status()
         record = read_run(result.dir)
     gated = gate_run(ref, record, baseline_file=baseline)
+    written = _write_reports(
+        record,
+        gated,
+        junit=junit,
+        markdown=comment_out,
+        html=html,
+        step_summary=step_summary,
+        strict=strict,
+        run_url=run_url,
+    )
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(gated.to_json(), indent=2, ensure_ascii=False))
     else:
         _render_gate(gated, strict)
+        for path in written:
+            state.console().print(f"wrote {path}", markup=False)
     code = gated.verdict.exit_code(strict=strict)
     status = gated.verdict.status.value
     failing = [c.name for c in gated.verdict.checks if c.status.value != "pass"]
@@ -779,3 +868,48 @@ def plan(
         out.print(f"  variability: {p.spread:.4f} ({p.basis})", markup=False)
     for note in notes:
         out.print(f"note: {note}", markup=False)
+
+
+@app.command("report")
+def report(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique prefix, 'latest' or path.")
+    ] = "latest",
+    spec: SpecOpt = None,
+    gate_too: Annotated[
+        bool, typer.Option("--gate", help="Judge the run with the suite's gate and show it.")
+    ] = False,
+    junit: JunitOpt = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write Markdown here.")
+    ] = None,
+    html: HtmlOpt = None,
+    run_url: RunUrlOpt = None,
+) -> None:
+    """Write projections of a run: JUnit XML, Markdown, HTML (with --gate: of its verdict)."""
+    from mondaytest.evals.runs import resolve_run
+
+    if not (junit or markdown or html):
+        raise InputError("say what to write: --junit, --markdown and/or --html")
+    result = None
+    if gate_too:
+        from mondaytest.evals.gating import gate_run
+        from mondaytest.evals.suites import suite_from_spec
+        from mondaytest.spec import load_spec
+
+        loaded = load_spec(spec)
+        record = resolve_run(loaded.root_dir, run_ref)
+        result = gate_run(suite_from_spec(loaded, record.suite), record, write=False)
+    else:
+        record = resolve_run(_root(spec), run_ref)
+    for path in _write_reports(
+        record,
+        result,
+        junit=junit,
+        markdown=markdown,
+        html=html,
+        step_summary=False,
+        strict=False,
+        run_url=run_url,
+    ):
+        state.console().print(f"wrote {path}", markup=False)
