@@ -229,6 +229,7 @@ class SQLiteStore:
             ) from None
         self._capped = self._max_pages is not None
         self._nodes_cache: dict[tuple[int, int], bytes] = {}
+        self._top: int | None = None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -385,17 +386,54 @@ class SQLiteStore:
         proofs share their upper levels, and most of a warm proof costs no query at all.
         """
         key = (level, index)
-        cached = self._nodes_cache.get(key)
+        cache = self._nodes_cache
+        cached = cache.get(key)
         if cached is not None:
             return cached
+        if len(cache) >= _NODE_CACHE:
+            cache.clear()
         try:
-            value = _subtree_hash(self._conn(), level, index)
+            conn = self._conn()
+            value = _subtree_hash(conn, level, index)
+            cache[key] = value
+            self._prefetch_path(conn, level, index)
         except sqlite3.Error as exc:
             raise _store_error(exc, "reading a node", self.path) from None
-        if len(self._nodes_cache) >= _NODE_CACHE:
-            self._nodes_cache.clear()
-        self._nodes_cache[key] = value
         return value
+
+    def _prefetch_path(self, conn: sqlite3.Connection, level: int, index: int) -> None:
+        """Read, in one query, the siblings of every ancestor of ``(level, index)``.
+
+        When ``(level, index)`` is the sibling on an inclusion path, those are exactly the
+        rest of the path, so a proof costs two queries instead of one per level.
+        """
+        cache = self._nodes_cache
+        wanted = [
+            key
+            for key in (
+                (up, (index >> (up - level)) ^ 1) for up in range(level + 1, self._top_level)
+            )
+            if key not in cache
+        ]
+        if not wanted:
+            return
+        values = ",".join("(?,?)" for _ in wanted)
+        params = [x for pair in wanted for x in pair]
+        rows = conn.execute(
+            f"WITH k(l, i) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+            "SELECT n.level, n.idx, n.hash FROM k JOIN nodes n ON n.level = k.l AND n.idx = k.i",
+            params,
+        ).fetchall()
+        for lv, ix, value in rows:
+            self._nodes_cache[(int(lv), int(ix))] = _blob(value)
+
+    @property
+    def _top_level(self) -> int:
+        """One more than the highest level of a complete subtree when first asked (a tree that
+        grew since only loses some prefetching)."""
+        if self._top is None:
+            self._top = self.size().bit_length()
+        return self._top
 
     def read_node(self, level: int, index: int) -> bytes:
         """Stored hash of a complete subtree, read from the file now (never from a cache)."""
