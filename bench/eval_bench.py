@@ -185,6 +185,12 @@ def main() -> None:
         "speed_vs_pydantic_evals", "speed vs pydantic-evals (cases/s ratio)", unit="×", target=1.0
     )
     report.figure("speed_vs_inspect", "speed vs inspect-ai (cases/s ratio)", unit="×", target=20)
+    report.figure(
+        "speed_vs_inspect_lean",
+        "  … vs inspect-ai with log_samples=False",
+        key=None,
+        unit="×",
+    )
     report.figure("speed_vs_deepeval", "speed vs DeepEval (cases/s ratio)", key=None, unit="×")
     report.figure(
         "async_wall_vs_ideal",
@@ -208,6 +214,13 @@ def main() -> None:
     report.figure("pydantic_cps", "pydantic-evals cases/s (async task)", key=None, unit="/s")
     report.figure("pydantic_sync_cps", "pydantic-evals cases/s (sync task)", key=None, unit="/s")
     report.figure("inspect_cps", "inspect-ai cases/s", key=None, unit="/s")
+    report.figure(
+        "inspect_lean_cps",
+        "  … with log_samples=False",
+        key=None,
+        unit="/s",
+        note="no per-sample log: less work than Monday; full run only",
+    )
     report.figure("deepeval_cps", "DeepEval cases/s", key=None, unit="/s")
     report.figure("async_wall_s", "20 ms async target: wall", key=None, unit=" s")
 
@@ -261,6 +274,24 @@ def main() -> None:
             )
             if sync_peer is not None:
                 report.add("pydantic_sync_cps", sync_peer["cases_per_s"], runs=runs)
+            if not quick:
+                lean = run_peer(
+                    report,
+                    "inspect-ai (log_samples=False)",
+                    peer_speed,
+                    "inspect-ai",
+                    "inspect_speed.py",
+                    root / f"cases_{N_CASES}.jsonl",
+                    runs,
+                    "--no-log-samples",
+                )
+                if lean is not None:
+                    report.add("inspect_lean_cps", lean["cases_per_s"], runs=runs)
+                    report.add(
+                        "speed_vs_inspect_lean",
+                        mine[N_CASES]["cases_per_s"] / lean["cases_per_s"],
+                        runs=runs,
+                    )
 
         report.log(
             f"latency-bound run: {n_speed:,} cases, 20 ms, concurrency {CONCURRENCY_LATENCY}"

@@ -8,6 +8,7 @@ and each side is timed in its own interpreter. Scripts call :func:`peer_python` 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -87,6 +88,7 @@ def offline_env() -> dict[str, str]:
     return env
 
 
+@functools.cache
 def try_peer(name: str) -> tuple[Path | None, str]:
     """``(python, version)`` of a ready peer, or ``(None, reason)`` when it cannot be set up
     (no registry access, a failed install): the bench then reports the peer as missing."""

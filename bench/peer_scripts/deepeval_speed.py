@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -41,7 +42,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     cases = load_cases(args.cases)
-    os.chdir(tempfile.mkdtemp(prefix="deepeval-bench-"))
+    work = tempfile.mkdtemp(prefix="deepeval-bench-")
+    os.chdir(work)
 
     t0 = time.perf_counter()
     from deepeval import evaluate
@@ -73,7 +75,11 @@ def main() -> None:
             )
         return sum(1 for r in result.test_results if r.success) / len(cases)
 
-    out = timed_runs(run, args.runs)
+    try:
+        out = timed_runs(run, args.runs)
+    finally:
+        os.chdir(tempfile.gettempdir())
+        shutil.rmtree(work, ignore_errors=True)
     out.update(
         n=len(cases),
         cases_per_s=len(cases) / out["median_s"],
