@@ -287,3 +287,10 @@ def test_bad_target_is_a_config_error(evproj: Project) -> None:
     evproj.write("broken.py", "raise RuntimeError('no key')\n")
     with pytest.raises(ConfigError, match="RuntimeError: no key"):
         evproj.run(target={"python": "broken:predict"})
+
+
+def test_a_recording_is_not_resumed(evproj: Project) -> None:
+    live = evproj.run(options=RunOptions(mode="record"))
+    _crash(live.dir, 3)
+    with pytest.raises(InputError, match="cannot be resumed as a recording"):
+        run_suite(evproj.suite(), RunOptions(resume=live.run_id, mode="record"))

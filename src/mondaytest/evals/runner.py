@@ -562,6 +562,12 @@ class _Run:
             )
             if record.status == "complete":
                 raise InputError(f"run {record.id} is complete; there is nothing to resume")
+            if (record.data.get("config") or {}).get("mode") == "record" or self.mode == "record":
+                raise InputError(
+                    f"run {record.id} cannot be resumed as a recording: the cassette must hold "
+                    "every call of one run",
+                    hint="record again from the start with --record",
+                )
             previous = record.data
             run_id, run_dir = record.id, record.dir
         else:
