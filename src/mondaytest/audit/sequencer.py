@@ -54,8 +54,8 @@ class Sequencer:
         """
         self._range = None  # only trusted again after a commit
         with self.store.write() as tx:
-            size = tx.size()
-            stored_origin = tx.get_meta(_META_ORIGIN)
+            size, meta_now = tx.head((_META_ORIGIN, _META_LAST_CONFIG))
+            stored_origin = meta_now.get(_META_ORIGIN)
             if stored_origin is None:
                 tx.set_meta(_META_ORIGIN, self.origin)
             elif stored_origin != self.origin:
@@ -68,7 +68,7 @@ class Sequencer:
             if size == 0 and self._genesis is not None:
                 batch.insert(0, self._genesis())
             tree = self._range_for(tx, size)
-            last = tx.get_meta(_META_LAST_CONFIG)
+            last = meta_now.get(_META_LAST_CONFIG)
             config_idx = int(last) if last is not None else None
             rows: list[tuple[int, bytes, bytes, str, str, str, str]] = []
             nodes: list[tuple[int, int, bytes]] = []

@@ -133,6 +133,7 @@ class Writer:
         self._uncovered = False  # committed entries no checkpoint of ours covers yet
         self._last_publish = 0.0  # created_at of the newest checkpoint on the store we know of
         self._blocking = 0  # queued submissions whose caller waits (not async)
+        self._queued = 0  # entries queued
         self._last: Submission | None = None  # the last submission
         self._async_error: MondayError | None = None  # first failure of an async entry
         self._thread = threading.Thread(target=self._run, name="monday-audit-writer", daemon=True)
@@ -165,12 +166,17 @@ class Writer:
                 raise self._fatal
             if self._closing:
                 raise StoreError("the audit log is closed")
+            was_empty = not self._queue
             self._queue.extend(subs)
+            self._queued += len(items)
             if mode != "async":
                 self._blocking += len(subs)
             if subs:
                 self._last = subs[-1]
-            self._cond.notify_all()
+            # wake the writer only when it may be waiting for exactly this: work to start, a
+            # full batch, or a caller that blocks (not on every fire-and-forget entry)
+            if was_empty or mode != "async" or self._queued >= self.settings.max_batch:
+                self._cond.notify_all()
         return subs
 
     def take_async_error(self) -> MondayError | None:
@@ -218,6 +224,7 @@ class Writer:
             self._fatal = error
             pending = [*self._queue, *self._awaiting]
             self._queue.clear()
+            self._queued = 0
             self._awaiting.clear()
         for p in pending:
             p._fail(error)
@@ -247,11 +254,7 @@ class Writer:
                 return None
             if s.max_wait > 0 and not self._closing and self._all_async():
                 deadline = time.monotonic() + s.max_wait
-                while (
-                    sum(len(q.drafts) for q in self._queue) < s.max_batch
-                    and not self._closing
-                    and self._all_async()
-                ):
+                while self._queued < s.max_batch and not self._closing and self._all_async():
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -262,6 +265,7 @@ class Writer:
                 total += len(self._queue[0].drafts)
                 batch.append(self._queue.popleft())
             self._blocking -= sum(1 for q in batch if q.mode != "async")
+            self._queued -= total
             return batch
 
     def _all_async(self) -> bool:

@@ -78,6 +78,10 @@ class WriteTransaction(Protocol):
         """A metadata value (``origin``, ``last_config_idx``, ``min_index`` …)."""
         ...
 
+    def head(self, keys: Sequence[str]) -> tuple[int, dict[str, str]]:
+        """The size and the metadata values of ``keys`` that are set, read together."""
+        ...
+
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
         ...

@@ -142,16 +142,22 @@ class SQLiteWrite:
             (key, value),
         )
 
+    def head(self, keys: Sequence[str]) -> tuple[int, dict[str, str]]:
+        """The size and some metadata values, in one statement."""
+        subqueries = "".join(", (SELECT value FROM meta WHERE key = ?)" for _ in keys)
+        sql = f"SELECT (SELECT MAX(idx) FROM entries){subqueries}"  # noqa: S608 - placeholders
+        row = self._conn.execute(sql, list(keys))
+        values = row.fetchone()
+        size = 0 if values[0] is None else int(values[0]) + 1
+        return size, {k: str(v) for k, v in zip(keys, values[1:], strict=True) if v is not None}
+
     def insert_entries(self, rows: Sequence[tuple[int, bytes, bytes, str, str, str, str]]) -> None:
-        """Insert entry rows."""
-        self._conn.executemany(
-            "INSERT INTO entries (idx, leaf, body, type, kind, eid, ts) VALUES (?,?,?,?,?,?,?)",
-            rows,
-        )
+        """Insert entry rows (a few multi-row statements: one GIL release each)."""
+        _insert_many(self._conn, "entries (idx, leaf, body, type, kind, eid, ts)", 7, rows)
 
     def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
         """Insert complete interior subtrees."""
-        self._conn.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?,?,?)", rows)
+        _insert_many(self._conn, "nodes (level, idx, hash)", 3, rows)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently stored checkpoint."""
@@ -164,6 +170,26 @@ class SQLiteWrite:
             (size, root, note, created_at),
         )
         return int(cur.lastrowid or 0)
+
+
+_ROWS_PER_STATEMENT = 1024
+
+
+def _insert_many(
+    conn: sqlite3.Connection, target: str, width: int, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` with multi-row ``INSERT … VALUES (…),(…)`` statements.
+
+    ``executemany`` steps once per row and the ``sqlite3`` module releases the GIL around every
+    step; with application threads busy, each release can cost a whole GIL switch interval.
+    One statement per 1,024 rows keeps the append path from starving.
+    """
+    one = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        # ``target`` is one of two constants of this module; values go through placeholders
+        sql = f"INSERT INTO {target} VALUES " + ",".join([one] * len(chunk))  # noqa: S608
+        conn.execute(sql, [value for row in chunk for value in row])
 
 
 def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
