@@ -62,7 +62,7 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except MondayError as exc:
         if state.DEBUG:
             raise
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             highlight=False,
         )
         return 3
-    return 0
+    # with standalone_mode=False, `typer.Exit(code)` comes back as the return value
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
