@@ -192,11 +192,6 @@ class AuditLog:
         """The log's origin."""
         return self.config.origin
 
-    @property
-    def writable(self) -> bool:
-        """True when a signing key is loaded."""
-        return bool(self.signers)
-
     def verifiers(self) -> list[Ed25519Verifier]:
         """Keys trusted for this log's checkpoints."""
         return self.config.verifiers()
@@ -296,13 +291,15 @@ class AuditLog:
         """
         if payload is not None and fields:
             raise InputError("pass the decision either as a payload or as keywords, not both")
-        body: dict[str, Any] = (
-            dict(payload.model_dump(mode="json", exclude_none=True))
-            if isinstance(payload, DecisionPayload)
-            else dict(payload if payload is not None else fields)
-        )
+        body: Mapping[str, Any] | DecisionPayload = payload if payload is not None else fields
         if subject_id is not None or raw:
-            self._seal_raw(body, subject_id, raw or {})
+            plain = dict(
+                body.model_dump(mode="json", exclude_none=True)
+                if isinstance(body, DecisionPayload)
+                else body
+            )
+            self._seal_raw(plain, subject_id, raw or {})
+            body = plain
         return self.append_drafts([self.draft("decision", body, actor=actor)], durability)[0]
 
     def _seal_raw(

@@ -16,6 +16,7 @@ import typer
 
 from mondaytest.audit import AuditLog, LogConfig, open_log
 from mondaytest.audit.entries import Entry, decode_entry
+from mondaytest.audit.note import Ed25519Verifier, NoteError, parse_vkey
 from mondaytest.audit.store import open_store, resolve_store_url
 from mondaytest.cli import state
 from mondaytest.cli.state import OutputFormat
@@ -100,10 +101,8 @@ def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | Non
     return config
 
 
-def _parse_vkeys(vkeys: list[str]) -> list[Any]:
-    from mondaytest.audit.note import NoteError, parse_vkey
-
-    out = []
+def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
+    out: list[Ed25519Verifier] = []
     for text in vkeys:
         try:
             out.append(parse_vkey(text))
