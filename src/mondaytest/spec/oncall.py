@@ -163,7 +163,7 @@ class OncallSection(SpecModel):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(
                 f"unknown time zone {value!r} — use an IANA name such as Europe/London or UTC"
             ) from None
