@@ -36,4 +36,23 @@ print("cutover  ", s["cutover"], "+", s["handoff_window"], "handoff window")
 print("failures ", ", ".join(f["id"] + " " + f["severity"] for f in s["failure_modes"]))
 print("digest   ", p["digest"])'
 
+step "5. monday eval run: the model on its 400-case eval set"
+monday eval run triage --cache off > "$work/run.txt" 2>&1
+sed -n '1,5p' "$work/run.txt"
+
+step "6. monday eval gate: the candidate v2 model (drops the text features) against the baseline"
+set +e
+CLAIMS_MODEL_VERSION=v2 monday eval gate triage --cache off \
+  --comment-out "$work/pr-comment.md" --html "$work/gate.html" --junit "$work/junit.xml" \
+  > "$work/gate.txt" 2>&1
+rc=$?
+set -e
+grep -E "^(gate|required|threshold|regression|budget|flipped)" "$work/gate.txt" | cut -c1-150
+echo "(exit $rc: the regression is caught; PR comment, HTML and JUnit reports written)"
+[ "$rc" = 1 ] || { echo "unexpected: the gate did not fail the regressed model"; exit 1; }
+
+step "7. monday eval gate: the current v1 model passes against the committed baseline"
+monday eval gate triage --cache off > "$work/gate-v1.txt" 2>&1
+grep -E "^(gate|required|threshold|regression|budget)" "$work/gate-v1.txt" | cut -c1-150
+
 printf '\nDemo done.\n'

@@ -21,6 +21,5 @@ with (Path(__file__).resolve().parent / "triage.jsonl").open("w") as fh:
             "input": claim,
             "expected": {"label": label},
             "tags": tags,
-            "cluster": claim["channel"],
         }
         fh.write(json.dumps(case) + "\n")
