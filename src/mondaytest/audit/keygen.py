@@ -7,10 +7,10 @@ quoting, indentation — stays as the person wrote it.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mondaytest._util.git import run_git
 from mondaytest.audit.keys import (
     check_signer_matches,
     generate_key_file,
@@ -84,30 +84,17 @@ def keygen(
     )
 
 
-def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(directory), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
 def ensure_gitignored(path: Path) -> str | None:
     """Make sure git ignores ``path``: add a rule to the repository's ``.gitignore`` if needed.
 
     Returns the rule that ignores it, or None outside a git repository.
     """
     directory = path.parent
-    top = _git(directory, "rev-parse", "--show-toplevel")
+    top = run_git(directory, "rev-parse", "--show-toplevel")
     if top is None or top.returncode != 0:
         return None
     root = Path(top.stdout.strip())
-    check = _git(directory, "check-ignore", "-v", "--no-index", str(path))
+    check = run_git(directory, "check-ignore", "-v", "--no-index", str(path))
     if check is not None and check.returncode == 0 and check.stdout.strip():
         return check.stdout.split("\t")[0].strip()
     rel = path.resolve().relative_to(root.resolve()).parent.as_posix() + "/"

@@ -34,7 +34,7 @@ from mondaytest.audit.merkle import (
 )
 from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
 from mondaytest.audit.policy import Policy, PolicyResult
-from mondaytest.audit.receipt import VerifiedReceipt, parse_receipt, verify_receipt
+from mondaytest.audit.receipt import Receipt, VerifiedReceipt, parse_receipt, verify_receipt
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, InputError, MondayError
 
@@ -355,6 +355,20 @@ def fsck(
     return report
 
 
+def _entry_of(receipt: Receipt, entry: bytes | None) -> bytes:
+    """The logged entry: the one given, else the one the receipt carries in ``extra``."""
+    if entry is None and receipt.extra is None:
+        raise InputError(
+            "this receipt does not carry its entry",
+            hint="pass the entry's exact bytes with --entry FILE",
+        )
+    if entry is not None and receipt.extra is not None and receipt.extra != entry:
+        raise CheckFailed("the entry given differs from the one the receipt carries")
+    leaf = entry if entry is not None else receipt.extra
+    assert leaf is not None
+    return leaf
+
+
 def verify_receipt_bytes(
     data: bytes,
     verifiers: Sequence[NoteVerifier],
@@ -368,14 +382,7 @@ def verify_receipt_bytes(
     Raises :class:`~mondaytest.errors.CheckFailed` subclasses when it does not hold.
     """
     receipt = parse_receipt(data)
-    leaf = entry if entry is not None else receipt.extra
-    if leaf is None:
-        raise InputError(
-            "this receipt does not carry its entry",
-            hint="pass the entry's exact bytes with --entry FILE",
-        )
-    if entry is not None and receipt.extra is not None and receipt.extra != entry:
-        raise CheckFailed("the entry given differs from the one the receipt carries")
+    leaf = _entry_of(receipt, entry)
     return verify_receipt(
         receipt, verifiers, leaf=leaf, origin=origin, min_cosignatures=min_cosignatures
     )
@@ -392,12 +399,7 @@ def verify_receipt_policy(
     """Verify a ``.tlog-proof`` under a C2SP trust policy: the log's signature, the witness
     quorum, then inclusion. ``log_keys`` add trusted log keys the policy does not list."""
     receipt = parse_receipt(data)
-    leaf = entry if entry is not None else receipt.extra
-    if leaf is None:
-        raise InputError(
-            "this receipt does not carry its entry",
-            hint="pass the entry's exact bytes with --entry FILE",
-        )
+    leaf = _entry_of(receipt, entry)
     result = policy.check(receipt.checkpoint, origin=origin, log_keys=log_keys)
     cp = result.checkpoint
     verify_inclusion(leaf_hash(leaf), receipt.index, cp.size, receipt.proof, cp.root)

@@ -11,11 +11,11 @@ run, and ``monday audit fsck`` compares the store with the saved checkpoint too.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mondaytest._util.git import run_git
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
 from mondaytest.audit.merkle import ProofError, consistency_proof, verify_consistency
 from mondaytest.audit.note import NoteVerifier
@@ -102,26 +102,16 @@ def witness(
 
 
 def _git_commit(path: Path, message: str) -> bool:
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(path.parent), *args],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
-    inside = git("rev-parse", "--is-inside-work-tree")
+    """Commit ``path`` alone in its repository; False outside one or when nothing changed."""
+    here = path.parent
+    inside = run_git(here, "rev-parse", "--is-inside-work-tree")
     if inside is None or inside.stdout.strip() != "true":
         return False
-    added = git("add", "--", path.name)
+    added = run_git(here, "add", "--", path.name)
     if added is None or added.returncode != 0:
         return False
-    staged = git("diff", "--cached", "--quiet", "--", path.name)
+    staged = run_git(here, "diff", "--cached", "--quiet", "--", path.name)
     if staged is not None and staged.returncode == 0:
         return False  # unchanged
-    done = git("commit", "-m", message, "--", path.name)
+    done = run_git(here, "commit", "-m", message, "--", path.name)
     return done is not None and done.returncode == 0

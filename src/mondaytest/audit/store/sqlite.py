@@ -475,23 +475,24 @@ class SQLiteStore:
         )
         return None if not rows else EntryRow(int(rows[0][0]), _blob(rows[0][1]), _blob(rows[0][2]))
 
+    def _stream(self, what: str, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """Rows of a query, fetched in chunks (memory stays flat on any store size)."""
+        try:
+            cur = self._conn().execute(sql, params)
+            while chunk := cur.fetchmany(4096):
+                yield from chunk
+        except sqlite3.Error as exc:
+            raise _store_error(exc, what, self.path) from None
+
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[EntryRow]:
         """Entries in index order, streamed in chunks."""
-        conn = self._conn()
         stop = end if end is not None else (1 << 62)
-        try:
-            cur = conn.execute(
-                "SELECT idx, leaf, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
-                (start, stop),
-            )
-            while True:
-                chunk = cur.fetchmany(4096)
-                if not chunk:
-                    return
-                for idx, leaf, body in chunk:
-                    yield EntryRow(int(idx), _blob(leaf), _blob(body))
-        except sqlite3.Error as exc:
-            raise _store_error(exc, "reading entries", self.path) from None
+        for idx, leaf, body in self._stream(
+            "reading entries",
+            "SELECT idx, leaf, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, stop),
+        ):
+            yield EntryRow(int(idx), _blob(leaf), _blob(body))
 
     def find_entry_id(self, entry_id: str) -> int | None:
         """Index of the entry with this id."""
@@ -535,20 +536,12 @@ class SQLiteStore:
 
     def nodes(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
         """Stored complete subtrees at one level, in index order."""
-        conn = self._conn()
-        try:
-            cur = conn.execute(
-                "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? ORDER BY idx",
-                (level, start),
-            )
-            while True:
-                chunk = cur.fetchmany(4096)
-                if not chunk:
-                    return
-                for idx, value in chunk:
-                    yield int(idx), _blob(value)
-        except sqlite3.Error as exc:
-            raise _store_error(exc, "reading nodes", self.path) from None
+        for idx, value in self._stream(
+            "reading nodes",
+            "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? ORDER BY idx",
+            (level, start),
+        ):
+            yield int(idx), _blob(value)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every stored checkpoint, in order."""
