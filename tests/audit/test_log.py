@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from dataclasses import replace
@@ -194,3 +195,23 @@ def test_unsupported_store_urls(config: LogConfig) -> None:
         open_log(replace(config, store_url="mysql://x"))
     with pytest.raises(InputError, match="has a host"):
         open_log(replace(config, store_url="sqlite://host/x.db"))
+
+
+def test_checkpoint_cadence_under_load_and_when_idle(config: LogConfig) -> None:
+    import time
+
+    cfg = replace(config, writer=WriterSettings(checkpoint_interval=0.5, republish_interval=0.6))
+    with open_log(cfg) as log:
+        start = time.monotonic()
+        while time.monotonic() - start < 2.0:  # steady load for two seconds
+            log.decision(decision="triage")
+        under_load = log.store.checkpoints()
+        # at most one per interval (plus the first), and every one covers more entries
+        assert 2 <= len(under_load) <= 2.0 / 0.5 + 2
+        gaps = [b.created_at - a.created_at for a, b in itertools.pairwise(under_load)]
+        assert min(gaps) >= 0.45
+        size = log.size()
+        time.sleep(1.5)  # idle: a fresh checkpoint of the same size proves liveness
+        idle = log.store.checkpoints()[len(under_load) :]
+        assert idle
+        assert all(cp.size == size for cp in idle)
