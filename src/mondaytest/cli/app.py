@@ -19,6 +19,7 @@ from mondaytest.cli import audit as audit_cli
 from mondaytest.cli import eval as eval_cli
 from mondaytest.cli import spec as spec_cli
 from mondaytest.cli import state
+from mondaytest.cli.release import release_app
 from mondaytest.errors import MondayError
 
 __all__ = ["app", "main"]
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(spec_cli.app, name="spec")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(release_app, name="release")
 spec_cli.register_top_level(app)
 
 

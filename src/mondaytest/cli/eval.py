@@ -675,6 +675,22 @@ def gate(
     html: HtmlOpt = None,
     step_summary: StepSummaryOpt = True,
     run_url: RunUrlOpt = None,
+    record_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--record/--no-record",
+            help="Write the verdict into the audit log as an eval_gate entry (when audit.vkey "
+            "is set).",
+        ),
+    ] = True,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Audit store URL (overrides audit.store and MONDAY_DATABASE_URL).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
@@ -720,12 +736,30 @@ def gate(
         strict=strict,
         run_url=run_url,
     )
+    audit_idx: int | None = None
+    if record_evidence:
+        from mondaytest.evals.evidence import audit_configured, record_gate_result
+
+        if audit_configured(loaded):
+            audit_idx = record_gate_result(loaded, gated, strict=strict, store=store)
+        elif not quiet and fmt is not OutputFormat.json:
+            state.err_console().print(
+                "note: the verdict is not in the audit log: audit.vkey is not set "
+                "(run `monday audit keygen`, or pass --no-record)"
+            )
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(gated.to_json(), indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps({**gated.to_json(), "audit_idx": audit_idx}, indent=2, ensure_ascii=False)
+        )
     else:
         _render_gate(gated, strict)
         for path in written:
             state.console().print(f"wrote {path}", markup=False)
+        if audit_idx is not None:
+            state.console().print(
+                f"recorded the verdict as eval_gate entry {audit_idx} in the audit log",
+                markup=False,
+            )
     code = gated.verdict.exit_code(strict=strict)
     status = gated.verdict.status.value
     failing = [c.name for c in gated.verdict.checks if c.status.value != "pass"]
