@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from mondaytest._util.git import run_git
 
 __all__ = ["GitInfo", "git_info"]
 
@@ -20,20 +20,8 @@ class GitInfo:
 
 
 def _git(directory: Path, *args: str) -> str | None:
-    exe = shutil.which("git")
-    if exe is None:
-        return None
-    try:
-        done = subprocess.run(
-            [exe, "-C", str(directory), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    done = run_git(directory, *args, timeout=10)
+    return done.stdout.strip() if done is not None and done.returncode == 0 else None
 
 
 def git_info(directory: Path) -> GitInfo:
