@@ -42,4 +42,5 @@ def console() -> Console:
 
 def err_console() -> Console:
     """The stderr console for errors and progress."""
-    return Console(stderr=True, no_color=plain(), highlight=False)
+    is_plain = plain()
+    return Console(stderr=True, no_color=is_plain, highlight=False, width=200 if is_plain else None)
