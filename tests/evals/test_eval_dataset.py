@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +281,95 @@ def test_one_corrupted_line_is_located(
     with pytest.raises(DatasetError) as info:
         load_dataset(path)
     assert [p.location.line for p in info.value.problems if p.location] == [bad + 1]
+
+
+# ------------------------------------------------------------------ strings UTF-8 cannot encode
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('{"id": "\\ud800", "input": 1}', "id"),
+        ('{"id": "ok", "input": 1, "tags": ["crit", "\\udfff"]}', "tags[1]"),
+        ('{"id": "ok", "input": {"text": "a\\ud83d"}}', "input.text"),
+        ('{"id": "ok", "input": 1, "expected": ["\\udc00x"]}', "expected[0]"),
+        ('{"id": "ok", "input": {"\\ud800": 1}}', "a key of input"),
+        ('{"id": "ok", "input": 1, "cluster": "\\ud800"}', "cluster"),
+    ],
+)
+def test_jsonl_lone_surrogate_is_refused_with_file_and_line(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    path = write(tmp_path, "s.jsonl", '{"id": "fine", "input": "\\ud83d\\ude00"}\n' + line + "\n")
+    with pytest.raises(DatasetError) as info:
+        load_dataset(path)
+    err = info.value
+    assert err.location is not None
+    assert (Path(err.location.file).name, err.location.line) == ("s.jsonl", 2)
+    assert f"{where} holds a lone surrogate" in str(err)
+    assert err.exit_code == 2
+
+
+def test_jsonl_surrogate_pair_is_one_character(tmp_path: Path) -> None:
+    ds = load_dataset(write(tmp_path, "p.jsonl", '{"id": "\\ud83d\\ude00", "input": "\\\\u"}\n'))
+    assert ds.case(0).id == "\U0001f600"
+    assert ds.case(0).input == "\\u"
+
+
+def test_yaml_lone_surrogate_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    text = (
+        '- {id: a, input: 1}\n- id: "\\ud800"\n  input: 1\n- {id: c, input: 1, tags: ["\\udfff"]}\n'
+    )
+    with pytest.raises(DatasetError) as info:
+        load_dataset(write(tmp_path, "s.yaml", text))
+    problems = info.value.problems
+    assert [(p.location.line if p.location else None) for p in problems] == [2, 4]
+    assert "id holds a lone surrogate (U+D800)" in str(info.value)
+    assert "tags[0] holds a lone surrogate (U+DFFF)" in str(info.value)
+
+
+def test_csv_cannot_carry_a_lone_surrogate(tmp_path: Path) -> None:
+    # CSV cells are never unescaped, so the only way in is surrogate bytes (CESU-8), which
+    # strict UTF-8 decoding refuses at the right line; a literal "\ud800" stays six characters.
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"id,input\na,1\n\xed\xa0\x80,2\n")
+    with pytest.raises(InputError) as info:
+        load_dataset(path)
+    assert info.value.location is not None
+    assert info.value.location.line == 3
+    assert "UTF-8" in str(info.value)
+    ds = load_dataset(write(tmp_path, "t.csv", "id,input\n\\ud800,1\n"))
+    assert ds.case(0).id == "\\ud800"
+
+
+def test_case_from_row_refuses_a_lone_surrogate() -> None:
+    from mondaytest.errors import Location
+    from mondaytest.evals.dataset import case_from_row
+
+    with pytest.raises(InputError, match="id holds a lone surrogate"):
+        case_from_row({"id": "\ud800", "input": 1}, Location("x.jsonl", 3))
+
+
+def test_eval_run_with_a_lone_surrogate_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import VALID_SPEC, write_project
+
+    from mondaytest.cli.app import main
+
+    monkeypatch.setenv("CI", "true")
+    spec = write_project(tmp_path, VALID_SPEC)
+    (tmp_path / "app.py").write_text("def predict(x):\n    return x\n")
+    (tmp_path / "evals" / "triage.jsonl").write_text(
+        '{"id": "a", "input": 1, "expected": 1}\n{"id": "b\\ud800", "input": 2, "expected": 2}\n'
+    )
+    try:
+        code = main(["eval", "run", "triage", "--spec", str(spec)])
+    finally:
+        sys.modules.pop("app", None)
+        while str(tmp_path) in sys.path:
+            sys.path.remove(str(tmp_path))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "triage.jsonl:2" in err
+    assert "lone surrogate" in err

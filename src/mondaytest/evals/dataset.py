@@ -75,7 +75,55 @@ def case_from_row(row: Any, loc: Location) -> Case:
 
     Raises :class:`~mondaytest.errors.InputError` located at ``loc``.
     """
+    bad = _unencodable(row)
+    if bad is not None:
+        raise _surrogate_problem(bad, loc)
     return _case(row, loc.file, loc.line, loc.col)
+
+
+def _unencodable(value: Any, where: str = "") -> tuple[str, str] | None:
+    """``(where, text)`` of the first string (or key) in ``value`` that UTF-8 cannot encode.
+
+    JSON and YAML escapes can spell a lone surrogate (``"\\ud800"``): Python keeps it as a
+    ``str``, but it has no UTF-8 form, so hashing the case, writing ``trials.jsonl`` or a
+    baseline would crash later. ``None`` when every string encodes.
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return (where or "the case", value)
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and _unencodable(key) is not None:
+                return (f"a key of {where or 'the case'}", key)
+            found = _unencodable(item, inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unencodable(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _surrogate_problem(bad: tuple[str, str], loc: Location) -> InputError:
+    where, text = bad
+    lone = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), "?")
+    root = where.split(".", 1)[0].split("[", 1)[0]
+    return _problem(
+        f"{where} holds a lone surrogate (U+{ord(lone):04X}), which cannot be encoded as UTF-8",
+        loc,
+        field=root if root in _KEYS else None,
+        hint="escapes \\ud800-\\udfff must come in high/low pairs (e.g. \\ud83d\\ude00); "
+        "fix or remove the escape",
+    )
 
 
 def _case(row: Any, shown: str, line: int, col: int = 0) -> Case:
@@ -308,8 +356,15 @@ class _Builder:
     def full(self) -> bool:
         return len(self.problems) >= MAX_PROBLEMS
 
-    def add_row(self, row: Any, line: int, col: int = 0, offset: int = 0) -> None:
+    def add_row(
+        self, row: Any, line: int, col: int = 0, offset: int = 0, *, escapes: bool = True
+    ) -> None:
+        """Add one parsed row; ``escapes`` says it may hold escaped lone surrogates."""
         try:
+            if escapes:
+                bad = _unencodable(row)
+                if bad is not None:
+                    raise _surrogate_problem(bad, Location(self.shown, line, col))
             case = _case(row, self.shown, line, col)
         except InputError as err:
             self.problem(err)
@@ -437,7 +492,8 @@ def _load_jsonl(path: Path, shown: str) -> Dataset:
                     )
                 )
                 continue
-            b.add_row(row, lineno, 0, start)
+            # strict UTF-8 decoding refuses encoded surrogates, so only a \u escape can make one
+            b.add_row(row, lineno, 0, start, escapes=b"\\u" in text)
     return b.finish(path, "jsonl", digest.hexdigest())
 
 
@@ -555,7 +611,8 @@ def _load_csv(path: Path, shown: str, delimiter: str) -> Dataset:
                     row[root] = cell
             else:
                 row[root] = cell
-        b.add_row(row, line)
+        # cells are decoded with strict UTF-8 and never unescaped: no surrogate can get in
+        b.add_row(row, line, escapes=False)
         if b.full:
             b.truncated = True
             break
