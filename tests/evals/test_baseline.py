@@ -15,6 +15,7 @@ from mondaytest._util.canonical import canonical_json
 from mondaytest.errors import HarnessError, InputError
 from mondaytest.evals.baseline import (
     BASELINE_SCHEMA,
+    BASELINE_SCHEMA_V1,
     baseline_path,
     bless,
     dumps_baseline,
@@ -65,7 +66,7 @@ def test_file_layout_is_reviewable_and_float_free(tmp_path: Path) -> None:
     )
     text = dumps_baseline(base)
     data = json.loads(text)
-    assert data["schema"] == BASELINE_SCHEMA
+    assert data["schema"] == BASELINE_SCHEMA_V1  # no per-case hashes given
     assert data["created"] == "2026-05-01T12:07:33Z"
     canonical_json(data)  # raises on any float
     case_lines = [line for line in text.splitlines() if line.strip().startswith('{"')]
@@ -224,3 +225,103 @@ def test_a_baseline_feeds_the_gate(tmp_path: Path) -> None:
     verdict = evaluate_gate(list(loaded.outcomes), loaded.outcomes, gate)
     assert verdict.n_paired == 2  # the errored case is not paired
     assert verdict.inputs["baseline"] == loaded.digest()
+
+
+# ------------------------------------------------------------------ per-case hashes (schema /2)
+
+H_IN, H_EXP = "1" * 64, "2" * 64
+
+
+def hashed(ids: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    return {i: (H_IN, H_EXP) for i in ids or ["a-1", "b-2", "c-3"]}
+
+
+def test_hashes_are_written_canonically_and_read_back(tmp_path: Path) -> None:
+    base = bless(
+        outcomes(),
+        suite="triage",
+        run_id="r",
+        spec_digest=None,
+        dataset_hash=None,
+        created=WHEN,
+        case_hashes=hashed() | {"b-2": ("3" * 64, "4" * 64)},
+    )
+    text = dumps_baseline(base)
+    data = json.loads(text)
+    assert data["schema"] == BASELINE_SCHEMA == "monday.eval.baseline/2"
+    for line, case in zip(
+        [x.strip().rstrip(",") for x in text.splitlines() if x.strip().startswith('{"')],
+        data["cases"],
+        strict=True,
+    ):
+        assert line == canonical_json(case).decode()  # still canonical: keys sorted
+    assert data["cases"][1]["input_hash"] == "3" * 64
+    assert data["cases"][1]["expected_hash"] == "4" * 64
+    again = loads_baseline(text)
+    assert again == base
+    assert again.case_hashes is not None
+    assert again.case_hashes["b-2"] == ("3" * 64, "4" * 64)
+    assert again.digest() == base.digest()  # the outcomes digest does not change with hashes
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=10, unique=True))
+def test_hashes_survive_any_id(ids: list[str]) -> None:
+    ids = [*ids, ',"id":"x","latency_ms":'] if ',"id":"x","latency_ms":' not in ids else ids
+    base = bless(
+        [CaseOutcome(i, True, {"m": 1.0}, (), i) for i in ids],
+        suite="s",
+        run_id="r",
+        spec_digest=None,
+        dataset_hash=None,
+        created=WHEN,
+        case_hashes=hashed(ids),
+    )
+    assert loads_baseline(dumps_baseline(base)) == base
+
+
+def test_bless_refuses_a_case_without_hashes() -> None:
+    with pytest.raises(HarnessError, match="'c-3' of run 'r' has no input/expected hash"):
+        bless(
+            outcomes(),
+            suite="s",
+            run_id="r",
+            spec_digest=None,
+            dataset_hash=None,
+            case_hashes=hashed(["a-1", "b-2"]),
+        )
+
+
+def test_schema_and_hashes_must_agree() -> None:
+    v2 = dumps_baseline(
+        bless(
+            outcomes(),
+            suite="s",
+            run_id="r",
+            spec_digest=None,
+            dataset_hash=None,
+            created=WHEN,
+            case_hashes=hashed(),
+        )
+    )
+    with pytest.raises(InputError, match="has no input_hash") as info:
+        loads_baseline(v2.replace(f'"input_hash":"{H_IN}",', "", 1), source="b.json")
+    assert info.value.field == "cases[0].input_hash"
+    with pytest.raises(InputError, match=r"which schema monday\.eval\.baseline/1 does not have"):
+        loads_baseline(v2.replace("baseline/2", "baseline/1"))
+    with pytest.raises(
+        InputError, match=r"'monday\.eval\.baseline/3' is not one this Monday reads"
+    ):
+        loads_baseline(v2.replace("baseline/2", "baseline/3"), source="b.json")
+    with pytest.raises(InputError, match="pattern"):
+        loads_baseline(v2.replace(H_IN, "xyz", 1))
+
+
+def test_old_schema_files_are_still_read() -> None:
+    v1 = dumps_baseline(
+        bless(outcomes(), suite="s", run_id="r", spec_digest=None, dataset_hash=None, created=WHEN)
+    )
+    assert '"schema": "monday.eval.baseline/1"' in v1
+    old = loads_baseline(v1)
+    assert old.case_hashes is None
+    assert old.schema == BASELINE_SCHEMA_V1

@@ -123,6 +123,65 @@ def test_baseline_comparability(evproj: Project) -> None:
     assert info.value.exit_code == 3
 
 
+def test_edited_case_is_refused_from_the_baseline_alone(evproj: Project) -> None:
+    import shutil
+    from datetime import date
+
+    from mondaytest.evals.baseline import BASELINE_SCHEMA, read_baseline
+    from mondaytest.evals.runner import run_suite
+
+    gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
+    suite = evproj.suite(gate=gate)
+    blessed = read_run(evproj.run(gate=gate).dir)
+    baseline, path = bless_run(suite, blessed)
+    assert json.loads(path.read_text())["schema"] == BASELINE_SCHEMA
+    assert baseline.case_hashes is not None
+    assert set(baseline.case_hashes) == {f"c{i}" for i in range(20)}
+    shutil.rmtree(blessed.dir)  # CI checks out the baseline file, never the blessed run
+    rows = [json.loads(x) for x in (evproj.root / "evals/cases.jsonl").read_text().splitlines()]
+    rows[3]["expected"] = "nope"
+    rows[5]["input"] = "changed"
+    evproj.cases("evals/cases.jsonl", rows)
+    candidate = read_run(run_suite(suite).dir)
+    with pytest.raises(NotComparableError) as info:
+        gate_run(suite, candidate)
+    assert info.value.exit_code == 3
+    assert "2 case(s) changed under the same id since the baseline was blessed" in str(info.value)
+    assert "c3 (expected), c5 (input)" in str(info.value)
+    assert read_baseline(path).case_hashes == baseline.case_hashes
+    # quarantined cases are out of every check, edits included
+    quarantine = [
+        {"case": c, "reason": "being rewritten", "expires": "2099-01-01"} for c in ("c3", "c5")
+    ]
+    q_suite = evproj.suite(gate={**gate, "quarantine": quarantine})
+    result = gate_run(q_suite, candidate, today=date(2026, 1, 1))
+    assert result.verdict.n_paired == 18
+
+
+def test_old_baseline_without_hashes_is_still_used(evproj: Project) -> None:
+    import shutil
+
+    from mondaytest.evals.runner import run_suite
+
+    gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
+    suite = evproj.suite(gate=gate)
+    blessed = read_run(evproj.run(gate=gate).dir)
+    _, path = bless_run(suite, blessed)
+    data = json.loads(path.read_text())
+    data["schema"] = "monday.eval.baseline/1"
+    for case in data["cases"]:
+        del case["input_hash"], case["expected_hash"]
+    path.write_text(json.dumps(data))
+    shutil.rmtree(blessed.dir)
+    rows = [json.loads(x) for x in (evproj.root / "evals/cases.jsonl").read_text().splitlines()]
+    rows[3]["expected"] = "nope"
+    evproj.cases("evals/cases.jsonl", rows)
+    result = gate_run(suite, read_run(run_suite(suite).dir))
+    assert result.baseline is not None
+    assert result.baseline.case_hashes is None
+    assert any("re-bless it to record them" in n for n in result.notes)
+
+
 def test_plan_reports_mde_and_cases_needed(evproj: Project) -> None:
     gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
     suite = evproj.suite(gate=gate)

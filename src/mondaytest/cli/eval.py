@@ -840,6 +840,8 @@ def baseline_show(
     passed = sum(1 for o in base.outcomes if o.passed)
     errored = sum(1 for o in base.outcomes if o.error)
     data = {
+        "schema": base.schema,
+        "case_hashes": base.case_hashes is not None,
         "suite": base.suite,
         "path": str(path),
         "run_id": base.run_id,
@@ -865,6 +867,12 @@ def baseline_show(
     for name, mean in data["metrics"].items():  # type: ignore[attr-defined]
         out.print(f"  {name}: mean {mean:.3f}", markup=False)
     out.print(f"  fingerprint: {base.fingerprint or '—'}", markup=False)
+    if base.case_hashes is None:
+        out.print(
+            f"  {base.schema}: no per-case hashes, so a case edited under its id is not "
+            "caught; re-bless to record them",
+            markup=False,
+        )
 
 
 @app.command("plan")

@@ -6,7 +6,7 @@ and cost are decimal strings) laid out for review in a pull request: the header,
 per line, sorted by id, so a changed case is a one-line diff::
 
     {
-      "schema": "monday.eval.baseline/1",
+      "schema": "monday.eval.baseline/2",
       "suite": "triage",
       "run_id": "2026-05-01T120000Z-3f2a",
       "created": "2026-05-01T12:07:33Z",
@@ -14,10 +14,16 @@ per line, sorted by id, so a changed case is a one-line diff::
       "dataset_hash": "sha256:…",
       "fingerprint": null,
       "cases": [
-        {"cluster":null,"cost_usd":null,"error":false,"id":"c1","latency_ms":"412",…},
+        {"cluster":null,"cost_usd":null,"error":false,"expected_hash":"41aa…","id":"c1",
+         "input_hash":"9f2c…","latency_ms":"412",…},
         …
       ]
     }
+
+Schema ``/2`` keeps each case's ``input_hash`` and ``expected_hash`` (as in ``trials.jsonl``), so
+the gate can refuse a case edited under the same id without the blessed run's directory.
+Schema ``/1`` files (no hashes) are still read; they are written only when the blessed run has
+no hashes (e.g. an import that could not compute them). Other schema ids are refused.
 
 Only ``monday eval baseline bless RUN`` (:func:`bless` + :func:`write_baseline`) changes it.
 """
@@ -29,7 +35,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -44,6 +50,7 @@ from mondaytest.spec.base import SpecModel
 
 __all__ = [
     "BASELINE_SCHEMA",
+    "BASELINE_SCHEMAS",
     "Baseline",
     "baseline_path",
     "bless",
@@ -53,8 +60,13 @@ __all__ = [
     "write_baseline",
 ]
 
-BASELINE_SCHEMA = "monday.eval.baseline/1"
-"""The ``schema`` value of the current baseline format."""
+BASELINE_SCHEMA = "monday.eval.baseline/2"
+"""The ``schema`` value of the current baseline format (per-case input/expected hashes)."""
+BASELINE_SCHEMA_V1 = "monday.eval.baseline/1"
+"""The first format: per-case outcomes without hashes (still read)."""
+BASELINE_SCHEMAS = (BASELINE_SCHEMA_V1, BASELINE_SCHEMA)
+"""Every ``schema`` value this version reads."""
+_HASH_RE = r"^[0-9a-f]{64}$"
 
 _SUITE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
@@ -77,6 +89,15 @@ class Baseline:
     """The run's comparability fingerprint, if the runner computed one."""
     outcomes: tuple[CaseOutcome, ...]
     """One outcome per case, sorted by id."""
+    case_hashes: Mapping[str, tuple[str, str]] | None = None
+    """Case id → ``(input_hash, expected_hash)`` (hex SHA-256, as in ``trials.jsonl``) for every
+    case; None for a schema ``/1`` baseline, which cannot tell an edited case from its
+    original."""
+
+    @property
+    def schema(self) -> str:
+        """The schema id this baseline is written with (``/1`` when it has no hashes)."""
+        return BASELINE_SCHEMA if self.case_hashes is not None else BASELINE_SCHEMA_V1
 
     def digest(self) -> str:
         """``sha256:…`` of the outcomes (what an ``eval_gate`` entry records as its baseline)."""
@@ -102,8 +123,13 @@ def bless(
     dataset_hash: str | None,
     fingerprint: str | None = None,
     created: datetime | None = None,
+    case_hashes: Mapping[str, tuple[str, str]] | None = None,
 ) -> Baseline:
-    """Make a :class:`Baseline` from a run's outcomes (refusing an empty run or duplicate ids)."""
+    """Make a :class:`Baseline` from a run's outcomes (refusing an empty run or duplicate ids).
+
+    ``case_hashes`` (id → ``(input_hash, expected_hash)``) must cover every case when given;
+    without it the baseline is written as schema ``/1``.
+    """
     baseline_path(".", suite)  # validates the name
     items = sorted(outcomes, key=lambda o: o.id)
     if not items:
@@ -114,6 +140,17 @@ def bless(
     for before, after in itertools.pairwise(items):
         if before.id == after.id:
             raise HarnessError(f"case id {after.id!r} appears twice in run {run_id!r}")
+    hashes: dict[str, tuple[str, str]] | None = None
+    if case_hashes is not None:
+        hashes = {}
+        for item in items:
+            pair = case_hashes.get(item.id)
+            if pair is None or not all(re.match(_HASH_RE, h) for h in pair):
+                raise HarnessError(
+                    f"case {item.id!r} of run {run_id!r} has no input/expected hash to bless",
+                    hint="every trial needs input_hash and expected_hash (hex SHA-256)",
+                )
+            hashes[item.id] = (pair[0], pair[1])
     when = created if created is not None else datetime.now(UTC)
     if when.tzinfo is None:
         raise InputError("the blessing time must carry a time zone")
@@ -125,6 +162,7 @@ def bless(
         dataset_hash=dataset_hash,
         fingerprint=fingerprint,
         outcomes=tuple(items),
+        case_hashes=hashes,
     )
 
 
@@ -139,7 +177,7 @@ def _utc_text(when: datetime) -> str:
 def dumps_baseline(baseline: Baseline) -> str:
     """The file text: header keys one per line, then one canonical JSON object per case."""
     header = {
-        "schema": BASELINE_SCHEMA,
+        "schema": baseline.schema,
         "suite": baseline.suite,
         "run_id": baseline.run_id,
         "created": _utc_text(baseline.created),
@@ -151,12 +189,31 @@ def dumps_baseline(baseline: Baseline) -> str:
     for key, value in header.items():
         lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},")
     lines.append('  "cases": [')
-    records = [o.record_json() for o in baseline.outcomes]
+    hashes = baseline.case_hashes
+    records = [
+        o.record_json() if hashes is None else _with_hashes(o.record_json(), *hashes[o.id])
+        for o in baseline.outcomes
+    ]
     lines.extend(f"    {text}," for text in records[:-1])
     lines.extend(f"    {text}" for text in records[-1:])
     lines.append("  ]")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _with_hashes(record: str, input_hash: str, expected_hash: str) -> str:
+    """Splice the hashes into a canonical case record, keeping its keys sorted.
+
+    ``,"id":`` and ``,"latency_ms":`` occur once outside strings (inside a JSON string the quotes
+    would be escaped), and the sorted order is ``error``, ``expected_hash``, ``id``,
+    ``input_hash``, ``latency_ms``.
+    """
+    head, _, rest = record.partition(',"id":')
+    middle, _, tail = rest.partition(',"latency_ms":')
+    return (
+        f'{head},"expected_hash":"{expected_hash}","id":{middle},'
+        f'"input_hash":"{input_hash}","latency_ms":{tail}'
+    )
 
 
 def write_baseline(path: str | os.PathLike[str], baseline: Baseline) -> Path:
@@ -223,6 +280,10 @@ class _CaseRecord(SpecModel):
     """Latency in milliseconds."""
     cost_usd: DecimalText | None = None
     """Cost in US dollars."""
+    input_hash: str | None = Field(default=None, pattern=_HASH_RE)
+    """SHA-256 (hex) of the case's canonical input; required from schema ``/2``."""
+    expected_hash: str | None = Field(default=None, pattern=_HASH_RE)
+    """SHA-256 (hex) of the case's canonical expected value; required from schema ``/2``."""
 
     @field_validator("scores")
     @classmethod
@@ -256,7 +317,7 @@ class _CaseRecord(SpecModel):
 class _BaselineRecord(SpecModel):
     """A whole baseline file."""
 
-    schema_: Literal["monday.eval.baseline/1"] = Field(alias="schema")
+    schema_: Literal["monday.eval.baseline/1", "monday.eval.baseline/2"] = Field(alias="schema")
     """Format version."""
     suite: str = Field(pattern=_SUITE_RE)
     """Suite name."""
@@ -330,6 +391,19 @@ def loads_baseline(text: str, *, source: str = "<baseline>", suite: str | None =
         raise InputError(str(exc), location=Location(source)) from None
     if not isinstance(data, dict):
         raise InputError("a baseline must be a JSON object", location=Location(source, 1))
+    schema = data.get("schema")
+    if (
+        isinstance(schema, str)
+        and schema.startswith("monday.eval.baseline/")
+        and schema not in BASELINE_SCHEMAS
+    ):
+        raise InputError(
+            f"baseline schema {schema!r} is not one this Monday reads "
+            f"({', '.join(BASELINE_SCHEMAS)})",
+            location=Location(source, _line_of_key(text, "schema")),
+            field="schema",
+            hint="upgrade mondaytest, or re-bless the baseline with this version",
+        )
     try:
         record = _BaselineRecord.model_validate(data)
     except ValidationError as exc:
@@ -348,6 +422,7 @@ def loads_baseline(text: str, *, source: str = "<baseline>", suite: str | None =
             field=_dotted(loc),
         ) from None
     ids: set[str] = set()
+    v2 = record.schema_ == BASELINE_SCHEMA
     for i, case in enumerate(record.cases):
         if case.id in ids:
             raise InputError(
@@ -356,6 +431,18 @@ def loads_baseline(text: str, *, source: str = "<baseline>", suite: str | None =
                 field=f"cases[{i}].id",
             )
         ids.add(case.id)
+        for key in ("input_hash", "expected_hash"):
+            if (getattr(case, key) is None) == v2:
+                raise InputError(
+                    f"case {case.id!r} has no {key} (schema {record.schema_} requires it)"
+                    if v2
+                    else f"case {case.id!r} has an {key}, which schema {record.schema_} does not "
+                    f"have (use {BASELINE_SCHEMA})",
+                    location=Location(source, _line_of_case(text, data, i)),
+                    field=f"cases[{i}].{key}",
+                    hint="a baseline is written by `monday eval baseline bless`; re-bless rather "
+                    "than editing by hand",
+                )
     if suite is not None and record.suite != suite:
         raise InputError(
             f"this baseline is for suite {record.suite!r}, not {suite!r}",
@@ -370,6 +457,9 @@ def loads_baseline(text: str, *, source: str = "<baseline>", suite: str | None =
         dataset_hash=record.dataset_hash,
         fingerprint=record.fingerprint,
         outcomes=tuple(sorted((c.outcome() for c in record.cases), key=lambda o: o.id)),
+        case_hashes={c.id: (c.input_hash or "", c.expected_hash or "") for c in record.cases}
+        if v2
+        else None,
     )
 
 

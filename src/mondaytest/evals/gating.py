@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,7 +20,7 @@ from typing import Any
 from mondaytest.errors import InputError
 from mondaytest.evals.baseline import Baseline, baseline_path, bless, read_baseline, write_baseline
 from mondaytest.evals.casesum import CaseSummary, summarize_cases
-from mondaytest.evals.compare import NotComparableError, comparability_problems
+from mondaytest.evals.compare import MAX_NAMED, NotComparableError, comparability_problems
 from mondaytest.evals.gate import evaluate_gate
 from mondaytest.evals.gate_model import CaseOutcome, GateVerdict
 from mondaytest.evals.runner import SuiteRef
@@ -110,26 +111,38 @@ def bless_run(suite: SuiteRef, run: RunRecord) -> tuple[Baseline, Path]:
             hint="finish it with `monday eval run --resume` or start a new one",
         )
     prov = run.data.get("provenance") or {}
+    cases = summarize_cases(run)
+    hashes = {k: (c.input_hash, c.expected_hash) for k, c in cases.items()}
+    complete = all(re.match(r"^[0-9a-f]{64}$", h) for pair in hashes.values() for h in pair)
     baseline = bless(
-        case_outcomes(summarize_cases(run)),
+        case_outcomes(cases),
         suite=suite.name,
         run_id=run.id,
         spec_digest=(prov.get("spec") or {}).get("digest"),
         dataset_hash=(prov.get("dataset") or {}).get("sha256"),
         fingerprint=fingerprint_text(run),
+        # a run whose trials lack hashes (an import) can only make a schema /1 baseline
+        case_hashes=hashes if complete else None,
     )
     path = write_baseline(suite_baseline_path(suite), baseline)
     return baseline, path
 
 
 def baseline_problems(
-    baseline: Baseline, run: RunRecord, root: Path
+    baseline: Baseline,
+    run: RunRecord,
+    root: Path,
+    cases: dict[str, CaseSummary] | None = None,
+    *,
+    ignore: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """``(problems, notes)`` comparing a candidate run with a baseline.
 
     Problems make the comparison meaningless (suite version, a scorer's fingerprint, a case
-    whose input changed under its id when the blessed run is still on disk); notes are worth
-    saying (the dataset changed, so some cases may have been edited).
+    whose input or expected value changed under its id: from the baseline's per-case hashes,
+    or for an old schema /1 baseline from the blessed run when it is still on disk); notes are
+    worth saying (an old baseline that cannot see edits). ``cases`` are the run's summaries
+    (read from the run when None); ids in ``ignore`` (quarantined) are not checked for edits.
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -145,6 +158,24 @@ def baseline_problems(
         for key in sorted(base_fp):
             if key.startswith("scorer.") and key in run_fp and base_fp[key] != run_fp[key]:
                 problems.append(f"scorer {key[7:]!r} changed since the baseline was blessed")
+    if baseline.case_hashes is not None:
+        current = cases if cases is not None else summarize_cases(run)
+        changed: list[str] = []
+        for case_id in sorted(current.keys() & baseline.case_hashes.keys() - ignore):
+            was_input, was_expected = baseline.case_hashes[case_id]
+            now = current[case_id]
+            if now.input_hash != was_input:
+                changed.append(f"{case_id} (input)")
+            elif now.expected_hash != was_expected:
+                changed.append(f"{case_id} (expected)")
+        if changed:
+            shown = ", ".join(changed[:MAX_NAMED])
+            more = f" and {len(changed) - MAX_NAMED} more" if len(changed) > MAX_NAMED else ""
+            problems.append(
+                f"{len(changed)} case(s) changed under the same id since the baseline was "
+                f"blessed: {shown}{more}"
+            )
+        return problems, notes
     blessed = [r for r in list_runs(root, run.suite) if r.id == baseline.run_id]
     if blessed:
         problems.extend(
@@ -159,8 +190,9 @@ def baseline_problems(
         if baseline.dataset_hash != dataset:
             notes.append(
                 "the cases differ from the baseline's (added, removed or edited); added and "
-                "removed cases are not paired, but an edit under the same id cannot be detected "
-                f"without the blessed run {baseline.run_id}"
+                "removed cases are not paired, but this schema /1 baseline has no per-case "
+                f"hashes, so an edit under the same id cannot be detected without the blessed "
+                f"run {baseline.run_id}: re-bless it to record them"
             )
     return problems, notes
 
@@ -214,7 +246,8 @@ def gate_run(
     if run.suite != suite.name:
         raise InputError(f"run {run.id} is of suite {run.suite!r}, not {suite.name!r}")
     gate = suite.spec.gate
-    outcomes = case_outcomes(summarize_cases(run))
+    cases = summarize_cases(run)
+    outcomes = case_outcomes(cases)
     baseline: Baseline | None = None
     path: Path | None = None
     notes: list[str] = []
@@ -222,7 +255,13 @@ def gate_run(
         path = baseline_file or suite_baseline_path(suite)
         if path.is_file() or baseline_file is not None:
             baseline = read_baseline(path, suite=suite.name)
-            problems, notes = baseline_problems(baseline, run, suite.root_dir)
+            problems, notes = baseline_problems(
+                baseline,
+                run,
+                suite.root_dir,
+                cases,
+                ignore=frozenset(q.case for q in gate.quarantine),
+            )
             if problems:
                 raise NotComparableError(problems, baseline.run_id + " (baseline)", run.id)
     verdict = evaluate_gate(
