@@ -2,10 +2,12 @@
 
 Every run, on the same bytes:
 
-- **Monday bulk append**: N decision payloads (about 500 bytes of leaf each) drafted through
-  ``AuditLog.draft`` (validation, restricted-JSON profile, canonical bytes) and written with
-  ``AuditLog.append_drafts`` (sequenced, default group commit of 256, verify-before-sign
-  checkpoints), timed until ``close()`` has signed the final checkpoint;
+- **Monday bulk append**: N decision payloads (about 500 bytes of leaf each) through the bulk
+  API ``AuditLog.append_many`` — its two halves timed apart: ``AuditLog.draft_many``
+  (validation against the payload model in one pass, restricted-JSON profile, 64 KiB limit,
+  canonical bytes; the same bytes as ``AuditLog.draft`` one by one) and ``append_drafts``
+  (sequenced, verify-before-sign checkpoints) — timed until ``close()`` has signed the final
+  checkpoint;
 - **pymerkle** 7 ``SqliteTree.append_entries`` of the exact leaf bytes Monday stored, in its own
   venv (``bench/peer_scripts/pymerkle_audit.py``); its root must equal Monday's;
 - **floor**: plain ``sqlite3`` ``executemany`` of the same bytes plus their SHA-256, one
@@ -109,7 +111,7 @@ def monday_bulk(cfg: LogConfig, items: Sequence[dict[str, Any]]) -> dict[str, fl
     """Draft and append ``items`` through the public API; seconds for each stage."""
     with stopwatch() as total, open_log(cfg) as log:
         with stopwatch() as draft:
-            drafts = [log.draft("decision", p) for p in items]
+            drafts = log.draft_many("decision", items)
         with stopwatch() as append:
             log.append_drafts(drafts, "sequenced")
         # close() commits what is queued and signs the final checkpoint
@@ -270,7 +272,7 @@ def receipt_1m_real(cfg: LogConfig, report: Report, seed: int) -> int:
         step = 50_000
         while have < ONE_MILLION:
             n = min(step, ONE_MILLION - have)
-            log.append_drafts([log.draft("decision", p) for p in payloads(n, seed + have)])
+            log.append_many("decision", payloads(n, seed + have))
             have += n
             report.log(f"1M receipt: {have:,} entries")
         log.checkpoint()

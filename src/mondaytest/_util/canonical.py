@@ -15,7 +15,14 @@ from typing import Any
 
 from mondaytest.errors import InputError
 
-__all__ = ["MAX_SAFE_INT", "ProfileError", "canonical_json", "check_profile", "to_profile"]
+__all__ = [
+    "MAX_SAFE_INT",
+    "ProfileError",
+    "canonical_json",
+    "check_profile",
+    "in_profile",
+    "to_profile",
+]
 
 MAX_SAFE_INT = 2**53 - 1
 
@@ -30,6 +37,11 @@ def check_profile(value: Any, path: str = "$") -> None:
     # slowly to name the offending place.
     if not _fast_ok(value):
         _check_slow(value, path)
+
+
+def in_profile(value: Any) -> bool:
+    """True when ``value`` is inside the profile (quick walk; no path is built)."""
+    return _fast_ok(value)
 
 
 def _fast_ok(value: Any) -> bool:

@@ -38,13 +38,23 @@ import json
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_str
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic_core import SchemaValidator
+from pydantic_core import ValidationError as CoreValidationError
+from pydantic_core import core_schema as cs
 
-from mondaytest._util.canonical import MAX_SAFE_INT, ProfileError, canonical_json, check_profile
+from mondaytest._util.canonical import (
+    MAX_SAFE_INT,
+    ProfileError,
+    canonical_json,
+    check_profile,
+    in_profile,
+)
 from mondaytest.errors import InputError
 
 __all__ = [
@@ -78,6 +88,7 @@ __all__ = [
     "WaiverPayload",
     "decode_entry",
     "draft_decision",
+    "draft_many",
     "draft_state_change",
     "encode_entry",
     "is_config_kind",
@@ -483,11 +494,19 @@ for _name, _model, _config in (
 # --------------------------------------------------------------------------------------------
 
 
+_SECOND: tuple[int, str] = (-1, "")
+"""The last whole second formatted by :func:`utc_timestamp` (formatting it is the slow part)."""
+
+
 def utc_timestamp(now: float | None = None) -> str:
     """RFC 3339 UTC timestamp with microseconds and a ``Z``."""
+    global _SECOND
     micros = time.time_ns() // 1000 if now is None else round(now * 1_000_000)
     seconds, frac = divmod(micros, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"
+    cached = _SECOND  # one tuple: a racing thread sees an old pair or a new one, never a mix
+    if cached[0] != seconds:
+        cached = _SECOND = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{frac:06d}Z"
 
 
 _RNG = random.Random(os.urandom(32))
@@ -499,6 +518,11 @@ def _uuid7() -> str:
     """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
     ms = time.time_ns() // 1_000_000
     rand = _RNG.getrandbits(80)
+    return _uuid7_of(ms, rand)
+
+
+def _uuid7_of(ms: int, rand: int) -> str:
+    """The UUIDv7 text of a millisecond timestamp and 80 random bits."""
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((rand >> 68) & 0xFFF) << 64
@@ -549,24 +573,175 @@ class EntryDraft:
         return b"{" + b",".join(members) + b"}"
 
 
-_ENVELOPE_KEYS = frozenset({"v", "type", "log", "id", "ts", "payload", "actor", "kind", "config"})
+# -- the fast path of validation ----------------------------------------------------------
+#
+# Validating into model instances (and dumping them back) is most of the cost of a draft. For
+# a model made only of plain fields (strings, ints, bools, literals, lists, dicts, JSON values
+# and nested models of the same), the same pydantic-core schema with every model turned into a
+# typed dict validates exactly the same inputs and returns plain dicts: what
+# ``model_dump(mode="json", exclude_none=True)`` would give, without building instances. Any
+# model with validators, serializers or other types keeps the model path. On any validation
+# error the model path runs again, so error messages are the model's own.
+
+_PLAIN_TYPES = frozenset(
+    {
+        "str",
+        "int",
+        "bool",
+        "none",
+        "literal",
+        "nullable",
+        "default",
+        "list",
+        "dict",
+        "model",
+        "model-fields",
+        "model-field",
+        "definitions",
+        "definition-ref",
+        "json-or-python",
+        "tagged-union",
+        "union",
+        "float",
+        "any",
+    }
+)
+"""Core-schema node types the fast path understands; anything else keeps the model path."""
+
+_CLOSED_TYPES = frozenset({"str", "bool", "none", "literal", "nullable", "default", "list"})
+"""Node types whose values can never leave the JSON profile (strings are checked when encoded)."""
 
 
-def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    """The encoded members before ``config_idx`` (``actor``, ``config``), between it and
-    ``idx`` (``id``), and after ``idx`` (the rest), from one encoding of the envelope.
+class _NotPlainError(Exception):
+    """The schema holds something the fast path does not handle."""
 
-    Keys sort, and no member before ``id`` can hold an unescaped ``"id":`` (strings escape
-    their quotes), so the first occurrence of the encoded ``id`` member is the member itself.
-    """
-    if not fields.keys() <= _ENVELOPE_KEYS or "id" not in fields:  # pragma: no cover
-        raise ProfileError(f"unexpected envelope keys {sorted(fields)}")
-    whole = _JSON.encode(fields).encode("utf-8")
-    member = b'"id":' + _JSON.encode(fields["id"]).encode("utf-8")
-    pos = whole.find(member)
-    before = whole[1 : pos - 1] if pos > 1 else b""
-    after = whole[pos + len(member) + 1 : -1]
-    return before, member, after
+
+def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
+    """``exclude_none`` for one model's fields."""
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _plain(schema: Any) -> Any:
+    """A copy of a core schema with models turned into typed dicts; :class:`_NotPlainError` if the
+    schema holds anything else than plain data."""
+    if isinstance(schema, list):
+        return [_plain(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind is None:  # a plain mapping inside a schema (choices of a tagged union)
+        return {k: _plain(v) for k, v in schema.items()}
+    if kind not in _PLAIN_TYPES or "serialization" in schema:
+        raise _NotPlainError(kind)
+    if kind == "model":
+        inner = schema["schema"]
+        if (
+            inner.get("type") != "model-fields"
+            or schema.get("custom_init")
+            or schema.get("root_model")
+        ):
+            raise _NotPlainError("model")
+        if inner.get("computed_fields") or inner.get("extras_schema") is not None:
+            raise _NotPlainError("model")
+        fields = {}
+        for name, field in inner["fields"].items():
+            if field.get("validation_alias") or field.get("serialization_alias"):
+                raise _NotPlainError("alias")
+            sub = field["schema"]
+            fields[name] = cs.typed_dict_field(_plain(sub), required=sub.get("type") != "default")
+        config = schema.get("config") or {}
+        typed = cs.typed_dict_schema(
+            fields,
+            extra_behavior=config.get("extra_fields_behavior", "ignore"),
+            strict=config.get("strict"),
+            config=config,  # type: ignore[arg-type]
+        )
+        out = cs.no_info_after_validator_function(_drop_none, typed)
+        if "ref" in schema:
+            out["ref"] = schema["ref"]
+        return out
+    return {k: _plain(v) for k, v in schema.items()}
+
+
+def _closed(schema: Any, refs: set[str]) -> bool:
+    """True when no value of ``schema`` can leave the profile (no ints, floats, free-form
+    mappings or recursion)."""
+    kind = schema.get("type")
+    if kind == "model":
+        return all(_closed(f["schema"], refs) for f in schema["schema"]["fields"].values())
+    if kind not in _CLOSED_TYPES:
+        return False
+    for key in ("schema", "items_schema"):
+        if key in schema and not _closed(schema[key], refs):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _FastModel:
+    """The fast path of one payload model."""
+
+    one: SchemaValidator
+    """Validates one payload into plain dicts."""
+    many: SchemaValidator
+    """Validates a list of payloads."""
+    open_fields: frozenset[str]
+    """Top-level fields whose values can leave the JSON profile (checked after validation)."""
+
+
+_FAST: dict[type[BaseModel], _FastModel | None] = {}
+
+
+def _fast_model(model: type[BaseModel]) -> _FastModel | None:
+    """The fast path of ``model``, or None when it must keep the model path."""
+    if model in _FAST:
+        return _FAST[model]
+    fast: _FastModel | None = None
+    try:
+        schema = model.__pydantic_core_schema__
+        decorators = model.__pydantic_decorators__
+        if any(
+            getattr(decorators, name)
+            for name in (
+                "validators",
+                "field_validators",
+                "root_validators",
+                "field_serializers",
+                "model_serializers",
+                "model_validators",
+                "computed_fields",
+            )
+        ):
+            raise _NotPlainError("decorators")
+        plain = _plain(schema)
+        top = schema["schema"] if schema.get("type") == "definitions" else schema
+        if top.get("type") != "model":
+            raise _NotPlainError("top")
+        open_fields = frozenset(
+            name for name, f in top["schema"]["fields"].items() if not _closed(f["schema"], set())
+        )
+        many = (
+            cs.definitions_schema(cs.list_schema(plain["schema"]), plain["definitions"])
+            if plain.get("type") == "definitions"
+            else cs.list_schema(plain)
+        )
+        fast = _FastModel(SchemaValidator(plain), SchemaValidator(many), open_fields)
+    except (_NotPlainError, KeyError, TypeError, AttributeError):
+        fast = None
+    except Exception:  # pragma: no cover - a schema pydantic-core refuses: keep the model path
+        fast = None
+    _FAST[model] = fast
+    return fast
+
+
+def _validation_error(exc: ValidationError, what: str, model: type[Payload]) -> InputError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    return InputError(
+        f"{what}: {first['msg']}",
+        field=f"payload.{loc}" if loc else "payload",
+        hint=f"see the fields of {model.__name__}",
+    )
 
 
 def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, what: str) -> Any:
@@ -583,17 +758,21 @@ def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, wh
                 f"{what}: payload must be a JSON object, got {type(payload).__name__}",
                 field="payload",
             )
+        fast = _fast_model(model)
+        if fast is not None:
+            try:
+                return fast.one.validate_python(payload)
+            except CoreValidationError:
+                pass  # the model path below names the error in the model's own words
         try:
             obj = model.model_validate(dict(payload))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise InputError(
-                f"{what}: {first['msg']}",
-                field=f"payload.{loc}" if loc else "payload",
-                hint=f"see the fields of {model.__name__}",
-            ) from None
+            raise _validation_error(exc, what, model) from None
     return obj.model_dump(mode="json", exclude_none=True)
+
+
+_TYPE_MEMBER = {"decision": b'"type":"decision"', "state_change": b'"type":"state_change"'}
+_V_MEMBER = b'"v":' + _json_str(ENTRY_SCHEMA).encode()
 
 
 def _envelope(
@@ -618,21 +797,76 @@ def _envelope(
     return fields
 
 
-def _check_draft(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    try:
-        check_profile(fields)
-        parts = _encode_parts(fields)
-    except ProfileError as exc:
-        field = exc.field.replace("$.", "", 1) if exc.field else None
-        raise ProfileError(exc.message, hint=exc.hint, field=field) from None
-    except UnicodeEncodeError:
-        raise ProfileError("a string is not valid UTF-8 (lone surrogate)") from None
+def _profile_error(exc: ProfileError) -> ProfileError:
+    field = exc.field.replace("$.", "", 1) if exc.field else None
+    return ProfileError(exc.message, hint=exc.hint, field=field)
+
+
+def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """The encoded members before ``config_idx`` (``actor``, ``config``), between it and
+    ``idx`` (``id``), and after ``idx`` (the rest), in sorted key order.
+
+    The envelope's keys are fixed, so its members are joined in their sorted order around the
+    payload's sorted encoding: the same bytes as encoding the whole envelope sorted.
+    """
+    if not fields.keys() <= _ENVELOPE_KEYS or "id" not in fields:  # pragma: no cover
+        raise ProfileError(f"unexpected envelope keys {sorted(fields)}")
+    before: list[bytes] = []
+    if "actor" in fields:
+        before.append(b'"actor":' + _JSON.encode(fields["actor"]).encode("utf-8"))
+    if "config" in fields:
+        before.append(b'"config":' + _JSON.encode(fields["config"]).encode("utf-8"))
+    middle = b'"id":' + _JSON.encode(fields["id"]).encode("utf-8")
+    after: list[bytes] = []
+    if "kind" in fields:
+        after.append(b'"kind":' + _JSON.encode(fields["kind"]).encode("utf-8"))
+    after.append(b'"log":' + _JSON.encode(fields["log"]).encode("utf-8"))
+    after.append(b'"payload":' + _JSON.encode(fields["payload"]).encode("utf-8"))
+    after.append(b'"ts":' + _JSON.encode(fields["ts"]).encode("utf-8"))
+    after.append(b'"type":' + _JSON.encode(fields["type"]).encode("utf-8"))
+    after.append(b'"v":' + _JSON.encode(fields["v"]).encode("utf-8"))
+    return b",".join(before), middle, b",".join(after)
+
+
+_ENVELOPE_KEYS = frozenset({"v", "type", "log", "id", "ts", "payload", "actor", "kind", "config"})
+
+
+def _check_size(parts: tuple[bytes, bytes, bytes]) -> None:
     size = sum(len(m) + 1 for m in parts) + 1
     if size + _SEQUENCE_RESERVE > MAX_ENTRY_BYTES:
         raise ProfileError(
             f"entry is {size} bytes; at most {MAX_ENTRY_BYTES - _SEQUENCE_RESERVE} fit a leaf",
             hint="keep large values in the vault and put their commitment in the entry",
         )
+
+
+def _check_draft(
+    fields: dict[str, Any], open_fields: frozenset[str] | None = None
+) -> tuple[bytes, bytes, bytes]:
+    """Check ``fields`` against the profile and encode them.
+
+    ``open_fields`` (from the fast path) names the payload fields whose values may leave the
+    profile; only those are walked when every envelope value is a plain string. None walks all.
+    """
+    try:
+        if (
+            open_fields is None
+            or not all(type(fields[k]) is str for k in ("log", "id", "ts"))
+            or not (fields.get("actor") is None or type(fields["actor"]) is str)
+        ):
+            check_profile(fields)
+        else:
+            payload = fields["payload"]
+            for name in open_fields:
+                value = payload.get(name)
+                if value is not None and not in_profile(value):
+                    check_profile(fields)  # names the offending place
+        parts = _encode_parts(fields)
+    except ProfileError as exc:
+        raise _profile_error(exc) from None
+    except UnicodeEncodeError:
+        raise ProfileError("a string is not valid UTF-8 (lone surrogate)") from None
+    _check_size(parts)
     return parts
 
 
@@ -651,8 +885,16 @@ def draft_state_change(
     fields = _envelope("state_change", body, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
     fields["kind"] = kind
     fields["config"] = info.config
-    parts = _check_draft(fields)
+    parts = _check_draft(fields, _open_fields(info.model, payload))
     return EntryDraft(fields=fields, is_decision=False, is_config=info.config, _parts=parts)
+
+
+def _open_fields(model: type[BaseModel], payload: object) -> frozenset[str] | None:
+    """What :func:`_check_draft` must walk: the fast path's open fields, or everything."""
+    if isinstance(payload, BaseModel):
+        return None
+    fast = _fast_model(model)
+    return None if fast is None else fast.open_fields
 
 
 def draft_decision(
@@ -666,8 +908,118 @@ def draft_decision(
     """Validate a decision and return it ready to sequence."""
     body = _payload_dict(DecisionPayload, payload, "decision")
     fields = _envelope("decision", body, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
-    parts = _check_draft(fields)
+    parts = _check_draft(fields, _open_fields(DecisionPayload, payload))
     return EntryDraft(fields=fields, is_decision=True, is_config=False, _parts=parts)
+
+
+def draft_many(
+    kind: str,
+    payloads: Sequence[Mapping[str, Any] | Payload],
+    *,
+    origin: str,
+    actor: str | None = None,
+) -> list[EntryDraft]:
+    """Validate many payloads of one ``kind`` (``"decision"`` for decisions) in one pass.
+
+    Each draft has exactly the bytes :func:`draft_decision` / :func:`draft_state_change` would
+    give it (same validation, same profile check, same 64 KiB limit); ids and timestamps are
+    fresh per entry. The first bad payload raises :class:`InputError` naming its position, and
+    no draft is returned.
+    """
+    if kind == "decision":
+        model: type[Payload] = DecisionPayload
+        is_config = False
+    else:
+        info = kind_info(kind)
+        model, is_config = info.model, info.config
+    fast = _fast_model(model)
+    items = list(payloads)
+    if (
+        fast is None
+        or not all(type(p) is dict for p in items)
+        or not (actor is None or type(actor) is str)
+    ):
+        return [_draft_one(kind, p, origin, actor, i) for i, p in enumerate(items)]
+    try:
+        bodies = fast.many.validate_python(items)
+    except CoreValidationError:
+        # find the first bad one through the single path: same error as one at a time
+        for i, p in enumerate(items):
+            _draft_one(kind, p, origin, actor, i)
+        raise  # pragma: no cover - the single path refuses what the bulk path refused
+    # the envelope members every draft shares, encoded once
+    shared_after = b'"log":' + _json_str(origin).encode("utf-8")
+    if kind != "decision":
+        shared_after = b'"kind":' + _json_str(kind).encode("utf-8") + b"," + shared_after
+    before_parts: list[bytes] = []
+    if actor is not None:
+        before_parts.append(b'"actor":' + _json_str(actor).encode("utf-8"))
+    if kind != "decision":
+        before_parts.append(b'"config":true' if is_config else b'"config":false')
+    before = b",".join(before_parts)
+    tail = b'",' + _TYPE_MEMBER["decision" if kind == "decision" else "state_change"]
+    tail += b"," + _V_MEMBER
+    entry_type = "decision" if kind == "decision" else "state_change"
+    encode = _JSON.encode
+    open_fields = fast.open_fields
+    ms = time.time_ns() // 1_000_000
+    bits = _RNG.getrandbits
+    out: list[EntryDraft] = []
+    for i, body in enumerate(bodies):
+        for name in open_fields:
+            value = body.get(name)
+            if value is not None and not in_profile(value):
+                _draft_one(kind, items[i], origin, actor, i)  # raises, naming the place
+        entry_id = _uuid7_of(ms, bits(80))
+        ts = utc_timestamp()
+        fields: dict[str, Any] = {
+            "v": ENTRY_SCHEMA,
+            "type": entry_type,
+            "log": origin,
+            "id": entry_id,
+            "ts": ts,
+            "payload": body,
+        }
+        if actor is not None:
+            fields["actor"] = actor
+        if kind != "decision":
+            fields["kind"] = kind
+            fields["config"] = is_config
+        try:
+            encoded = encode(body).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _at(i, ProfileError("a string is not valid UTF-8 (lone surrogate)")) from None
+        parts = (
+            before,
+            b'"id":"' + entry_id.encode() + b'"',
+            shared_after + b',"payload":' + encoded + b',"ts":"' + ts.encode() + tail,
+        )
+        try:
+            _check_size(parts)
+        except ProfileError as exc:
+            raise _at(i, exc) from None
+        out.append(
+            EntryDraft(
+                fields=fields, is_decision=kind == "decision", is_config=is_config, _parts=parts
+            )
+        )
+    return out
+
+
+def _at(position: int, exc: InputError) -> InputError:
+    """``exc`` for the payload at ``position`` of a bulk call."""
+    return type(exc)(f"payload {position}: {exc.message}", hint=exc.hint, field=exc.field)
+
+
+def _draft_one(
+    kind: str, payload: Mapping[str, Any] | Payload, origin: str, actor: str | None, pos: int
+) -> EntryDraft:
+    try:
+        if kind == "decision":
+            return draft_decision(payload, origin=origin, actor=actor)
+        return draft_state_change(kind, payload, origin=origin, actor=actor)
+    except InputError as exc:
+        raise _at(pos, exc) from None
 
 
 def encode_entry(fields: Mapping[str, Any]) -> bytes:

@@ -39,6 +39,7 @@ from mondaytest.audit.entries import (
     Payload,
     decode_entry,
     draft_decision,
+    draft_many,
     draft_state_change,
     utc_timestamp,
 )
@@ -267,6 +268,36 @@ class AuditLog:
         its model or the JSON profile — before anything is written.
         """
         return self.append_drafts([self.draft(kind, payload, actor=actor)], durability)[0]
+
+    def append_many(
+        self,
+        kind: str,
+        payloads: Sequence[Mapping[str, Any] | Payload],
+        *,
+        actor: str | None = None,
+        durability: Durability | None = None,
+    ) -> list[int | None]:
+        """Record many entries of one ``kind`` (``"decision"`` for decisions); the bulk path.
+
+        Every payload is validated first, in one pass (the same model, restricted JSON profile
+        and 64 KiB limit as :meth:`append`, and the same bytes); the first bad one raises
+        :class:`~mondaytest.errors.InputError` naming its position and nothing is written.
+        Then they are sequenced in order, in transactions of up to
+        :data:`~mondaytest.audit.writer.MAX_SUBMISSION` entries. Returns their indexes (None
+        each when ``async``).
+        """
+        return self.append_drafts(self.draft_many(kind, payloads, actor=actor), durability)
+
+    def draft_many(
+        self,
+        kind: str,
+        payloads: Sequence[Mapping[str, Any] | Payload],
+        *,
+        actor: str | None = None,
+    ) -> list[EntryDraft]:
+        """Validate many payloads of one ``kind`` in one pass without writing them (the first
+        half of :meth:`append_many`; same bytes as :meth:`draft` one by one)."""
+        return draft_many(kind, payloads, origin=self.origin, actor=actor)
 
     def decision(
         self,
