@@ -299,3 +299,106 @@ def test_gate_writes_reports(
     )
     assert "PASS" in (out / "again.md").read_text()
     assert main(["eval", "report", "latest", "--spec", s]) == 2
+
+
+def _add_suite(spec: Path, name: str, dataset: str, extra: str = "") -> None:
+    text = spec.read_text()
+    anchor = "    triage:\n"
+    block = (
+        f'    {name}:\n      dataset: {dataset}\n      target: {{python: "app:predict"}}\n'
+        "      scorers: [{name: label, kind: exact}]\n      retry_backoff_s: 0\n" + extra
+    )
+    spec.write_text(text.replace(anchor, block + anchor, 1))
+
+
+def test_gate_all_gates_every_suite_and_exits_with_the_worst(
+    gated_spec: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _add_suite(
+        gated_spec,
+        "smoke",
+        "evals/triage.jsonl",
+        "      gate: {thresholds: {label: {min: 0.9, bound: point}}}\n",
+    )
+    s = str(gated_spec)
+    assert main(["eval", "gate", "--all", "--spec", s, "-q", "--no-record"]) == 3  # no baseline
+    captured = capsys.readouterr()
+    assert "── suite smoke" in captured.out
+    assert "── suite triage" in captured.out
+    assert "gated 2 suite(s): smoke exit 0, triage exit 3" in captured.out
+    assert "run:baseline" in captured.err
+    assert main(["eval", "baseline", "bless", "latest", "--spec", s, "--suite", "triage"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "reports"
+    args = ["eval", "gate", "--all", "--spec", s, "-q", "--format", "json"]
+    args += ["--junit", str(out / "{suite}.xml")]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["exit_code"] == 0
+    assert data["exit_codes"] == {"smoke": 0, "triage": 0}
+    assert data["suites"]["triage"]["verdict"]["status"] == "pass"
+    assert sorted(p.name for p in out.iterdir()) == ["smoke.xml", "triage.xml"]
+    monkeypatch.setenv("EVERY", "7")  # 14 of 100 cases now fail
+    sys.modules.pop("app", None)
+    args = ["eval", "gate", "--all", "--spec", s, "-q", "--cache", "off", "--format", "json"]
+    assert main(args) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["exit_codes"] == {"smoke": 1, "triage": 1}
+    # a suite that cannot run (exit 2) does not hide the others' verdicts
+    (gated_spec.parent / "evals" / "bad.jsonl").write_text('{"id": "\\ud800", "input": 1}\n')
+    _add_suite(gated_spec, "bad", "evals/bad.jsonl")
+    assert main(["eval", "gate", "--all", "--spec", s, "-q", "--cache", "off"]) == 2
+    captured = capsys.readouterr()
+    assert "bad.jsonl:1" in captured.err
+    assert "gated 3 suite(s): smoke exit 1, bad exit 2, triage exit 1" in captured.out
+
+
+def test_gate_all_refuses_single_suite_options(
+    gated_spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = str(gated_spec)
+    _add_suite(gated_spec, "smoke", "evals/triage.jsonl")
+    assert main(["eval", "gate", "--all", "triage", "--spec", s]) == 2
+    assert "drop the suite name" in capsys.readouterr().err
+    assert main(["eval", "gate", "--all", "--run", "latest", "--spec", s]) == 2
+    assert "cannot go with --all" in capsys.readouterr().err
+    assert main(["eval", "gate", "--all", "--junit", "j.xml", "--spec", s]) == 2
+    assert "put {suite} in the path" in capsys.readouterr().err
+
+
+def test_scaffolded_workflow_uses_real_gate_flags_and_is_keyless_on_pull_requests(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    import typer
+    from ruamel.yaml import YAML
+
+    from mondaytest.cli.eval import app as eval_app
+
+    assert main(["init", str(tmp_path / "p")]) == 0
+    text = (tmp_path / "p" / ".github" / "workflows" / "monday.yml").read_text()
+    steps = YAML(typ="safe").load(text)["jobs"]["monday"]["steps"]
+    gate = typer.main.get_command(eval_app).commands["gate"]  # type: ignore[attr-defined]
+    known = {opt for p in gate.params for opt in (*p.opts, *p.secondary_opts)}
+    gate_steps = [s for s in steps if "monday eval gate" in s.get("run", "")]
+    assert {s["if"] for s in gate_steps} == {
+        "github.event_name == 'pull_request'",
+        "github.event_name == 'push'",
+    }
+    for step in gate_steps:
+        line = next(x for x in step["run"].splitlines() if "monday eval gate" in x)
+        flags = set(re.findall(r"--[a-z-]+", line)) | {"--replay"}
+        assert flags <= known, flags - known
+        assert "--all" in flags
+        if step["if"] == "github.event_name == 'pull_request'":
+            assert "--no-record" in flags
+            assert "secrets." not in str(step)
+            assert "compgen -G" in step["run"]  # --replay only when a cassette exists
+        else:
+            assert "--no-record" not in flags
+            assert "secrets.MONDAY_AUDIT_KEY" in str(step["env"])
+    assert any(s.get("run") == "monday check" for s in steps)

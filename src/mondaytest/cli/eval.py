@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from mondaytest.cli import state
 from mondaytest.cli.state import OutputFormat
-from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError
+from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError, MondayError
 
 if TYPE_CHECKING:
     from mondaytest.evals.compare import Comparison
@@ -650,6 +651,14 @@ def gate(
         str | None, typer.Argument(help="Suite name (optional when there is one).")
     ] = None,
     spec: SpecOpt = None,
+    all_suites: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Gate every suite in the contract, one after another; the exit code is the "
+            "highest of theirs. Report paths must then contain {suite}.",
+        ),
+    ] = False,
     run_ref: Annotated[
         str | None,
         typer.Option("--run", help="Judge this existing run instead of running the suite now."),
@@ -699,60 +708,187 @@ def gate(
 
     Exit 0 pass (or inconclusive under `warn`), 1 the system got worse or missed a threshold,
     2 bad contract or input, 3 the run or the baseline is unusable (errors over budget, not
-    comparable, no baseline).
+    comparable, no baseline). With --all, every suite is gated and the exit code is the
+    highest of theirs.
     """
-    from mondaytest.evals.gating import gate_run
-    from mondaytest.evals.runner import RunOptions
-    from mondaytest.evals.runs import read_run, resolve_run
     from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     if cache is not None and cache not in ("rw", "ro", "off"):
         raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
     loaded = load_spec(spec)
-    ref = suite_from_spec(loaded, suite)
-    if run_ref is not None:
-        record = resolve_run(ref.root_dir, run_ref, ref.name)
+    options = _GateOptions(
+        run_ref=run_ref,
+        baseline=baseline,
+        strict=strict,
+        sample=sample,
+        seed=seed,
+        cache=cache,
+        replay=replay,
+        junit=junit,
+        comment_out=comment_out,
+        html=html,
+        step_summary=step_summary,
+        run_url=run_url,
+        record_evidence=record_evidence,
+        store=store,
+        quiet=quiet,
+        fmt=fmt,
+    )
+    if not all_suites:
+        ref = suite_from_spec(loaded, suite)
+        code, data = _gate_one(loaded, ref, options.for_suite(ref.name))
+        if fmt is OutputFormat.json:
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        _raise_for_gate(code, data)
+        return
+    names = _all_suite_names(loaded, suite, options)
+    results: dict[str, dict[str, Any]] = {}
+    codes: dict[str, int] = {}
+    for name in names:
+        if fmt is not OutputFormat.json:
+            state.console().print(f"── suite {name}", markup=False)
+        try:
+            ref = suite_from_spec(loaded, name)
+            codes[name], results[name] = _gate_one(loaded, ref, options.for_suite(name))
+            if fmt is not OutputFormat.json and codes[name] in (1, 3):
+                state.err_console().print(
+                    f"[bold red]error:[/] {_gate_message(codes[name], results[name])}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        except MondayError as exc:  # one broken suite does not hide the others' verdicts
+            if state.DEBUG:
+                raise
+            codes[name] = exc.exit_code
+            results[name] = {"suite": name, "error": str(exc), "exit_code": exc.exit_code}
+            if fmt is not OutputFormat.json:
+                state.err_console().print(
+                    f"[bold red]error:[/] suite {name}: {exc}", highlight=False, soft_wrap=True
+                )
+    worst = max(codes.values())
+    if fmt is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {"exit_code": worst, "suites": results, "exit_codes": codes},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        summary = ", ".join(f"{n} exit {c}" for n, c in codes.items())
+        state.console().print(f"gated {len(codes)} suite(s): {summary}", markup=False)
+    if worst:
+        raise typer.Exit(worst)
+
+
+@dataclass(frozen=True)
+class _GateOptions:
+    """What `monday eval gate` was asked to do, per suite."""
+
+    run_ref: str | None
+    baseline: Path | None
+    strict: bool
+    sample: int | None
+    seed: int | None
+    cache: str | None
+    replay: bool
+    junit: Path | None
+    comment_out: Path | None
+    html: Path | None
+    step_summary: bool
+    run_url: str | None
+    record_evidence: bool
+    store: str | None
+    quiet: bool
+    fmt: OutputFormat
+
+    def for_suite(self, name: str) -> _GateOptions:
+        """These options with ``{suite}`` in report paths replaced by ``name``."""
+
+        def sub(path: Path | None) -> Path | None:
+            return None if path is None else Path(str(path).replace("{suite}", name))
+
+        return replace(
+            self, junit=sub(self.junit), comment_out=sub(self.comment_out), html=sub(self.html)
+        )
+
+
+def _all_suite_names(loaded: Any, suite: str | None, options: _GateOptions) -> list[str]:
+    """The suites `--all` gates, refusing options that only make sense for one suite."""
+    if suite is not None:
+        raise InputError(f"--all gates every suite; drop the suite name {suite!r}")
+    for flag, value in (("--run", options.run_ref), ("--baseline", options.baseline)):
+        if value is not None:
+            raise InputError(f"{flag} names one suite's run or baseline; it cannot go with --all")
+    names = list(loaded.model.evals.suites)
+    if not names:
+        raise ConfigError(
+            "the contract has no eval suites: --all has nothing to gate (zero suites never pass)",
+            field="evals.suites",
+            hint="add one under evals.suites (see docs/spec-reference.md)",
+        )
+    if len(names) > 1:
+        for flag, path in (
+            ("--junit", options.junit),
+            ("--comment-out", options.comment_out),
+            ("--html", options.html),
+        ):
+            if path is not None and "{suite}" not in str(path):
+                raise InputError(
+                    f"{flag} {path}: with --all and {len(names)} suites each suite writes its "
+                    "own file",
+                    hint=f"put {{suite}} in the path, e.g. {flag} reports/{{suite}}"
+                    + Path(str(path)).suffix,
+                )
+    return names
+
+
+def _gate_one(loaded: Any, ref: Any, o: _GateOptions) -> tuple[int, dict[str, Any]]:
+    """Run (or take --run) and judge one suite; render it. ``(exit code, gate.json + audit)``."""
+    from mondaytest.evals.gating import gate_run
+    from mondaytest.evals.runner import RunOptions
+    from mondaytest.evals.runs import read_run, resolve_run
+
+    fmt = o.fmt
+    if o.run_ref is not None:
+        record = resolve_run(ref.root_dir, o.run_ref, ref.name)
     else:
         options = RunOptions(
-            sample=sample,
-            seed=seed,
-            cache=cache,  # type: ignore[arg-type]
-            mode="replay" if replay else "live",
+            sample=o.sample,
+            seed=o.seed,
+            cache=o.cache,  # type: ignore[arg-type]
+            mode="replay" if o.replay else "live",
         )
-        result = _run(ref, options, _Progress(quiet or fmt is OutputFormat.json))
-        if fmt is not OutputFormat.json and not quiet:
+        result = _run(ref, options, _Progress(o.quiet or fmt is OutputFormat.json))
+        if fmt is not OutputFormat.json and not o.quiet:
             _render_run(result.data, result.dir)
         result.raise_for_status()
         record = read_run(result.dir)
-    gated = gate_run(ref, record, baseline_file=baseline)
+    gated = gate_run(ref, record, baseline_file=o.baseline)
     written = _write_reports(
         record,
         gated,
-        junit=junit,
-        markdown=comment_out,
-        html=html,
-        step_summary=step_summary,
-        strict=strict,
-        run_url=run_url,
+        junit=o.junit,
+        markdown=o.comment_out,
+        html=o.html,
+        step_summary=o.step_summary,
+        strict=o.strict,
+        run_url=o.run_url,
     )
     audit_idx: int | None = None
-    if record_evidence:
+    if o.record_evidence:
         from mondaytest.evals.evidence import audit_configured, record_gate_result
 
         if audit_configured(loaded):
-            audit_idx = record_gate_result(loaded, gated, strict=strict, store=store)
-        elif not quiet and fmt is not OutputFormat.json:
+            audit_idx = record_gate_result(loaded, gated, strict=o.strict, store=o.store)
+        elif not o.quiet and fmt is not OutputFormat.json:
             state.err_console().print(
                 "note: the verdict is not in the audit log: audit.vkey is not set "
                 "(run `monday audit keygen`, or pass --no-record)"
             )
-    if fmt is OutputFormat.json:
-        typer.echo(
-            json.dumps({**gated.to_json(), "audit_idx": audit_idx}, indent=2, ensure_ascii=False)
-        )
-    else:
-        _render_gate(gated, strict)
+    if fmt is not OutputFormat.json:
+        _render_gate(gated, o.strict)
         for path in written:
             state.console().print(f"wrote {path}", markup=False)
         if audit_idx is not None:
@@ -760,16 +896,27 @@ def gate(
                 f"recorded the verdict as eval_gate entry {audit_idx} in the audit log",
                 markup=False,
             )
-    code = gated.verdict.exit_code(strict=strict)
-    status = gated.verdict.status.value
-    failing = [c.name for c in gated.verdict.checks if c.status.value != "pass"]
+    code = gated.verdict.exit_code(strict=o.strict)
+    return code, {**gated.to_json(), "audit_idx": audit_idx}
+
+
+def _gate_message(code: int, data: dict[str, Any]) -> str:
+    verdict = data.get("verdict") or {}
+    status = verdict.get("status")
+    failing = [c["name"] for c in verdict.get("checks") or [] if c.get("status") != "pass"]
+    if code == 3:
+        return f"gate {status}: the run or its baseline is unusable ({', '.join(failing)})"
+    return f"gate {status}: {', '.join(failing)}"
+
+
+def _raise_for_gate(code: int, data: dict[str, Any]) -> None:
+    """Turn one suite's gate exit code into the CLI's error (none for 0)."""
     if code == 3:
         raise HarnessError(
-            f"gate {status}: the run or its baseline is unusable ({', '.join(failing)})",
-            hint="see the checks above; this is not a verdict on quality",
+            _gate_message(code, data), hint="see the checks above; this is not a verdict on quality"
         )
     if code == 1:
-        raise CheckFailed(f"gate {status}: {', '.join(failing)}")
+        raise CheckFailed(_gate_message(code, data))
 
 
 @baseline_app.command("bless")
