@@ -182,6 +182,42 @@ def test_old_baseline_without_hashes_is_still_used(evproj: Project) -> None:
     assert any("re-bless it to record them" in n for n in result.notes)
 
 
+def test_gate_refuses_case_weights_it_would_ignore(evproj: Project) -> None:
+    from datetime import date
+
+    from mondaytest.errors import ConfigError
+
+    rows = [json.loads(x) for x in (evproj.root / "evals/cases.jsonl").read_text().splitlines()]
+    rows[7]["weight"] = 3
+    rows[9]["weight"] = 0.5
+    evproj.cases("evals/cases.jsonl", rows)
+    for gate in (
+        {"thresholds": {"exact": {"min": 0.5}}},
+        {"regression": {"metrics": ["exact"], "margin": 0.05}},
+    ):
+        suite = evproj.suite(gate=gate)
+        run = read_run(evproj.run(gate=gate).dir)
+        with pytest.raises(ConfigError) as info:
+            gate_run(suite, run)
+        assert info.value.exit_code == 2
+        message = str(info.value)
+        assert "case 'c7' has weight 3 and 1 more case(s)" in message
+        assert "does not support case weights yet" in message
+    # required cases and budgets count cases, not means: weights do not change them
+    required_only = {"required": {"tags": ["critical"]}}
+    result = gate_run(evproj.suite(gate=required_only), run)
+    assert result.verdict.status.value == "pass"
+    # a quarantined weighted case is out of every check
+    rows[9].pop("weight")
+    evproj.cases("evals/cases.jsonl", rows)
+    gate = {
+        "thresholds": {"exact": {"min": 0.5}},
+        "quarantine": [{"case": "c7", "reason": "weighted", "expires": "2099-01-01"}],
+    }
+    run = read_run(evproj.run(gate=gate).dir)
+    assert gate_run(evproj.suite(gate=gate), run, today=date(2026, 1, 1)).verdict.n_judged == 19
+
+
 def test_plan_reports_mde_and_cases_needed(evproj: Project) -> None:
     gate = {"regression": {"metrics": ["exact"], "margin": 0.05}}
     suite = evproj.suite(gate=gate)

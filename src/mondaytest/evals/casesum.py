@@ -43,6 +43,8 @@ class CaseSummary:
     """The case's tags."""
     cluster: str | None = None
     """The case's cluster."""
+    weight: float = 1.0
+    """The case's weight (1 unless the dataset gave another)."""
     latency_sum: float = 0.0
     """Sum of latencies (ms) of trials that were not cached."""
     latency_n: int = 0
@@ -88,6 +90,8 @@ class CaseSummary:
             self.tags = tuple(trial.get("tags") or ())
             cluster = trial.get("cluster")
             self.cluster = None if cluster is None else str(cluster)
+            weight = trial.get("weight")
+            self.weight = 1.0 if weight is None else float(weight)
         status = trial.get("status", "ok")
         if status != "ok":
             self.errors += 1

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mondaytest.errors import InputError
+from mondaytest.errors import ConfigError, InputError
 from mondaytest.evals.baseline import Baseline, baseline_path, bless, read_baseline, write_baseline
 from mondaytest.evals.casesum import CaseSummary, summarize_cases
 from mondaytest.evals.compare import MAX_NAMED, NotComparableError, comparability_problems
@@ -197,6 +197,37 @@ def baseline_problems(
     return problems, notes
 
 
+def _refuse_weights(suite: SuiteRef, cases: dict[str, CaseSummary]) -> None:
+    """Refuse (exit 2) a gate with thresholds or a regression block over weighted cases.
+
+    Thresholds and the paired tests (Wilson, McNemar, bootstraps) count every case once;
+    applying them to a dataset that declares other weights would silently ignore them.
+    Required cases and budgets do not average over cases, so they are not affected.
+    """
+    gate = suite.spec.gate
+    if not gate.thresholds and gate.regression is None:
+        return
+    quarantined = {q.case for q in gate.quarantine}
+    weighted = sorted(
+        case_id for case_id, c in cases.items() if c.weight != 1.0 and case_id not in quarantined
+    )
+    if not weighted:
+        return
+    first = cases[weighted[0]]
+    more = f" and {len(weighted) - 1} more case(s)" if len(weighted) > 1 else ""
+    uses = [
+        *(["thresholds"] if gate.thresholds else []),
+        *(["regression"] if gate.regression else []),
+    ]
+    raise ConfigError(
+        f"case {first.id!r} has weight {first.weight:g}{more}, but the gate does not support "
+        f"case weights yet: its {' and '.join(uses)} would count every case once",
+        field=f"evals.suites.{suite.name}.dataset",
+        hint="remove `weight` from the cases (or set it to 1) to gate this suite; "
+        "`monday eval run` still reports weighted means (metrics.*.weighted_mean)",
+    )
+
+
 @dataclass
 class GateResult:
     """A gate verdict with what it judged."""
@@ -248,6 +279,7 @@ def gate_run(
     gate = suite.spec.gate
     cases = summarize_cases(run)
     outcomes = case_outcomes(cases)
+    _refuse_weights(suite, cases)
     baseline: Baseline | None = None
     path: Path | None = None
     notes: list[str] = []
