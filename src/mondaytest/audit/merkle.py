@@ -88,6 +88,11 @@ class HashReader(Protocol):
         ...
 
 
+# A reader may also carry ``range_memo``: a dict where :func:`range_hash` keeps the hashes of
+# leaf ranges it computed. Only for readers of committed, immutable subtrees (a store's cache);
+# the verify-before-sign reader has none, so it always recomputes.
+
+
 def _check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
         size = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
@@ -177,6 +182,11 @@ def range_hash(start: int, count: int, reader: HashReader) -> bytes:
     """
     if count == 0:
         return EMPTY_ROOT
+    memo: dict[tuple[int, int], bytes] | None = getattr(reader, "range_memo", None)
+    if memo is not None:
+        cached = memo.get((start, count))
+        if cached is not None:
+            return cached
     hashes: list[bytes] = []
     pos = start
     for level in range(count.bit_length() - 1, -1, -1):
@@ -186,6 +196,10 @@ def range_hash(start: int, count: int, reader: HashReader) -> bytes:
     value = hashes[-1]
     for left in reversed(hashes[:-1]):
         value = _sha256(b"\x01" + left + value).digest()
+    if memo is not None:
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(start, count)] = value
     return value
 
 
@@ -239,9 +253,11 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> list[Node]:
         """Append one leaf hash; return the complete nodes it creates, the leaf itself first."""
-        _check_hash(leaf, "leaf hash")
+        if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+            _check_hash(leaf, "leaf hash")
+            leaf = bytes(leaf)
         index = self._size
-        value = bytes(leaf)
+        value = leaf
         created: list[Node] = [(0, index, value)]
         peaks = self._peaks
         level = 0

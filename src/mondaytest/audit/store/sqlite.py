@@ -255,6 +255,8 @@ class SQLiteStore:
             ) from None
         self._capped = self._max_pages is not None
         self._nodes_cache: dict[tuple[int, int], bytes] = {}
+        self.range_memo: dict[tuple[int, int], bytes] = {}
+        """Hashes of leaf ranges computed from cached subtrees (see ``merkle.range_hash``)."""
         self._top: int | None = None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -420,38 +422,52 @@ class SQLiteStore:
             cache.clear()
         try:
             conn = self._conn()
-            value = _subtree_hash(conn, level, index)
-            cache[key] = value
-            self._prefetch_path(conn, level, index)
+            self._fetch_path(conn, level, index)
         except sqlite3.Error as exc:
             raise _store_error(exc, "reading a node", self.path) from None
+        value = cache.get(key)
+        if value is None:
+            raise StoreError(
+                f"the store has no hash for subtree (level {level}, index {index})",
+                hint="the store is damaged or truncated; run `monday audit fsck`",
+            )
         return value
 
-    def _prefetch_path(self, conn: sqlite3.Connection, level: int, index: int) -> None:
-        """Read, in one query, the siblings of every ancestor of ``(level, index)``.
+    def _fetch_path(self, conn: sqlite3.Connection, level: int, index: int) -> None:
+        """Read, in one query, ``(level, index)`` and the siblings of every ancestor of it.
 
         When ``(level, index)`` is the sibling on an inclusion path, those are exactly the
-        rest of the path, so a proof costs two queries instead of one per level.
+        rest of the path, so a cold proof costs one query instead of one per level.
         """
         cache = self._nodes_cache
-        wanted = [
+        wanted = [(level, index)] + [
             key
             for key in (
                 (up, (index >> (up - level)) ^ 1) for up in range(level + 1, self._top_level)
             )
             if key not in cache
         ]
-        if not wanted:
-            return
-        values = ",".join("(?,?)" for _ in wanted)
-        params = [x for pair in wanted for x in pair]
-        rows = conn.execute(
-            f"WITH k(l, i) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-            "SELECT n.level, n.idx, n.hash FROM k JOIN nodes n ON n.level = k.l AND n.idx = k.i",
-            params,
-        ).fetchall()
+        leaves = [ix for lv, ix in wanted if lv == 0]
+        inner = [(lv, ix) for lv, ix in wanted if lv > 0]
+        parts: list[str] = []
+        params: list[int] = []
+        if leaves:
+            parts.append(
+                "SELECT 0, idx, leaf FROM entries WHERE idx IN ("  # noqa: S608 - placeholders
+                + ",".join("?" * len(leaves))
+                + ")"
+            )
+            params.extend(leaves)
+        if inner:
+            values = ",".join("(?,?)" for _ in inner)
+            parts.append(
+                f"SELECT n.level, n.idx, n.hash FROM (VALUES {values}) AS k "  # noqa: S608
+                "JOIN nodes n ON n.level = k.column1 AND n.idx = k.column2"
+            )
+            params.extend(x for pair in inner for x in pair)
+        rows = conn.execute(" UNION ALL ".join(parts), params).fetchall()
         for lv, ix, value in rows:
-            self._nodes_cache[(int(lv), int(ix))] = _blob(value)
+            cache[(int(lv), int(ix))] = _blob(value)
 
     @property
     def _top_level(self) -> int:
