@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,8 @@ def test_judge_scorer_over_http_with_pin(
     assert c3["scores"]["judge"]["passed"] is False
     sent = behaviour.requests[0]["body"]
     assert set(sent) == {"prompt", "rubric", "input", "output", "expected"}
-    assert sent["prompt"].startswith("Is W-")
+    # requests arrive in completion order: the first may be an odd case (output left lower-case)
+    assert re.fullmatch(r"Is [wW]-\d+ the same as W-\d+\? Answer SCORE: 1-5\.", sent["prompt"])
     info = next(s for s in result.data["scorers"] if s["name"] == "judge")
     assert info["deterministic"] is False
     judge["pin"] = info["fingerprint"]
