@@ -17,6 +17,7 @@ from mondaytest.audit.checkpoint import Checkpoint, sign_checkpoint
 from mondaytest.audit.merkle import MemoryHashes, leaf_hash
 from mondaytest.audit.note import Ed25519Signer
 from mondaytest.audit.store import open_store
+from mondaytest.audit.store.sqlite import _decode_tile, _encode_tile, _tile_key
 from mondaytest.audit.verify import FsckReport, fsck
 from mondaytest.cli.app import main
 from mondaytest.errors import CheckFailed
@@ -81,6 +82,30 @@ def _row(path: Path, sql: str, *params: object) -> tuple[object, ...]:
     return tuple(row)
 
 
+def _node(path: Path, level: int, index: int) -> bytes:
+    """The stored hash of node ``(level, index)``, read from its tile."""
+    tl, tile, k, pos = _tile_key(level, index)
+    (blob,) = _row(path, "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", tl, tile)
+    assert isinstance(blob, bytes)
+    levels = _decode_tile(blob)
+    assert levels is not None
+    return levels[k][pos]
+
+
+def _set_node(conn: sqlite3.Connection, level: int, index: int, value: bytes) -> None:
+    """Overwrite the stored hash of node ``(level, index)`` inside its tile."""
+    tl, tile, k, pos = _tile_key(level, index)
+    (blob,) = conn.execute(
+        "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (tl, tile)
+    ).fetchone()
+    levels = _decode_tile(bytes(blob))
+    assert levels is not None
+    levels[k][pos] = value
+    conn.execute(
+        "UPDATE tiles SET hashes = ? WHERE level = ? AND idx = ?", (_encode_tile(levels), tl, tile)
+    )
+
+
 def test_intact_store_passes(built: tuple[Path, LogConfig, bytes, Path]) -> None:
     report = _fsck(built[1], [("last", built[2])])
     assert report.ok, report.findings
@@ -123,15 +148,11 @@ def test_one_byte_of_a_stored_node(
     built: tuple[Path, LogConfig, bytes, Path], tmp_path: Path, level: int, index: int
 ) -> None:
     db, cfg = _copy(built, tmp_path)
-    (value,) = _row(db, "SELECT hash FROM nodes WHERE level = ? AND idx = ?", level, index)
-    assert isinstance(value, bytes)
-    _tamper(
-        db,
-        "UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?",
-        _flip(value, 31),
-        level,
-        index,
-    )
+    value = _node(db, level, index)
+    conn = sqlite3.connect(db)
+    with conn:
+        _set_node(conn, level, index, _flip(value, 31))
+    conn.close()
     report = _fsck(cfg)
     assert not report.ok
     assert f"stored node (level {level}, index {index})" in report.findings[0].message
@@ -238,14 +259,9 @@ def test_history_rewritten_consistently(
             "UPDATE entries SET body = ?, leaf = ? WHERE idx = ?",
             [(b, leaf_hash(b), i) for i, b in enumerate(bodies)],
         )
-        conn.executemany(
-            "UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?",
-            [
-                (h, level, i)
-                for level in range(1, len(tree.levels))
-                for i, h in enumerate(tree.levels[level])
-            ],
-        )
+        for level in range(1, len(tree.levels)):
+            for i, h in enumerate(tree.levels[level]):
+                _set_node(conn, level, i, h)
     conn.close()
     report = _fsck(cfg)
     assert not report.ok
@@ -298,7 +314,7 @@ def test_random_single_byte_changes(
 
     targets += [("entry", change("entries", "body", "idx"))] * 4
     targets += [("leaf", change("entries", "leaf", "idx"))] * 2
-    targets += [("node", change("nodes", "hash", "level, idx"))] * 2
+    targets += [("node tile", change("tiles", "hashes", "level, idx"))] * 2
     targets += [("checkpoint", change("checkpoints", "note", "seq"))] * 2
     for what, apply in targets:
         db.write_bytes(pristine)
