@@ -617,7 +617,10 @@ class _NotPlainError(Exception):
 
 
 def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
-    """``exclude_none`` for one model's fields."""
+    """``exclude_none`` for one model's fields (optional fields left out stay out: only a None
+    given explicitly is dropped here)."""
+    if None not in value.values():
+        return value
     return {k: v for k, v in value.items() if v is not None}
 
 
@@ -644,11 +647,20 @@ def _plain(schema: Any) -> Any:
         if inner.get("computed_fields") or inner.get("extras_schema") is not None:
             raise _NotPlainError("model")
         fields = {}
+        nullable = False
         for name, field in inner["fields"].items():
             if field.get("validation_alias") or field.get("serialization_alias"):
                 raise _NotPlainError("alias")
             sub = field["schema"]
-            fields[name] = cs.typed_dict_field(_plain(sub), required=sub.get("type") != "default")
+            if sub.get("type") == "default" and "default" in sub and sub["default"] is None:
+                # ``= None``: a missing field is simply left out (exclude_none drops it anyway)
+                nullable = True
+                fields[name] = cs.typed_dict_field(_plain(sub["schema"]), required=False)
+            else:
+                nullable = nullable or sub.get("type") == "nullable"
+                fields[name] = cs.typed_dict_field(
+                    _plain(sub), required=sub.get("type") != "default"
+                )
         config = schema.get("config") or {}
         typed = cs.typed_dict_schema(
             fields,
@@ -656,7 +668,7 @@ def _plain(schema: Any) -> Any:
             strict=config.get("strict"),
             config=config,  # type: ignore[arg-type]
         )
-        out = cs.no_info_after_validator_function(_drop_none, typed)
+        out = cs.no_info_after_validator_function(_drop_none, typed) if nullable else typed
         if "ref" in schema:
             out["ref"] = schema["ref"]
         return out
@@ -968,7 +980,9 @@ def draft_many(
     for i, body in enumerate(bodies):
         for name in open_fields:
             value = body.get(name)
-            if value is not None and not in_profile(value):
+            if value is None or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT):
+                continue
+            if not in_profile(value):
                 _draft_one(kind, items[i], origin, actor, i)  # raises, naming the place
         entry_id = _uuid7_of(ms, bits(80))
         ts = utc_timestamp()
