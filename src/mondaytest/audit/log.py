@@ -17,6 +17,11 @@ the durability (``audit.durability`` in the contract, or per call):
 - ``sequenced`` (default) returns the index once the entry is committed;
 - ``published`` returns the index once a signed checkpoint covers the entry.
 
+For bulk writes (an import, a backfill, a batch job) :meth:`AuditLog.append_many` takes many
+payloads of one kind: it validates them in one pass (same model, profile, 64 KiB limit and
+bytes as one :meth:`AuditLog.append` at a time; the first bad one is named and nothing is
+written) and sequences them in large transactions.
+
 With ``fail_mode: closed`` a failed write raises :class:`~mondaytest.errors.StoreError` (no
 decision without its record). With ``fail_mode: open`` the call returns None, the gap is
 counted, and a ``fail_open`` entry records it as soon as writing works again.

@@ -6,7 +6,8 @@ A store persists three things (the erasable vault lives beside it, see
 - **entries**: ``idx`` (0, 1, 2, … with no gaps), the leaf hash, the exact leaf bytes, and a few
   columns copied out of the bytes for lookups (type, kind, id, ts);
 - **nodes**: the hash of every *complete* interior subtree ``(level ≥ 1, index)``; level 0 is
-  the entries' leaf hashes. Complete subtrees never change, so every stored row is immutable;
+  the entries' leaf hashes. Complete subtrees never change; a backend may group them (SQLite
+  keeps 8 tree levels per row, C2SP-tile style), rewriting only the right edge as it grows;
 - **checkpoints**: every signed C2SP checkpoint, in publication order.
 
 Sequencing happens inside :meth:`AuditStore.write`: the transaction it opens is exclusive

@@ -281,8 +281,57 @@ def _decode_tile(blob: bytes) -> list[list[bytes]] | None:
     return levels
 
 
-def _is_full(levels: list[list[bytes]]) -> bool:
-    return len(levels[_TILE_HEIGHT]) == 1
+class _TileView:
+    """A stored tile read in place: a hash is sliced out only when asked for."""
+
+    __slots__ = ("blob", "counts", "offsets")
+
+    def __init__(self, blob: bytes, counts: bytes, offsets: list[int]) -> None:
+        self.blob = blob
+        self.counts = counts
+        self.offsets = offsets
+
+    def get(self, k: int, pos: int) -> bytes | None:
+        """The hash at position ``pos`` of level ``k`` (1–8) of the tile, if stored."""
+        if pos >= self.counts[k - 1]:
+            return None
+        start = self.offsets[k] + 32 * pos
+        return self.blob[start : start + 32]
+
+    @property
+    def full(self) -> bool:
+        """True when the tile is complete (it never changes again)."""
+        return self.counts[_TILE_HEIGHT - 1] == 1
+
+
+def _view_tile(blob: bytes) -> _TileView | None:
+    """A view of a tile's bytes, or None when they are not a well-formed tile."""
+    if len(blob) < _TILE_HEIGHT:
+        return None
+    counts = blob[:_TILE_HEIGHT]
+    offsets = [0, _TILE_HEIGHT]
+    for k, c in enumerate(counts, 1):
+        if c > (256 >> k):
+            return None
+        offsets.append(offsets[-1] + 32 * c)
+    if len(blob) != offsets[-1]:
+        return None
+    return _TileView(blob, counts, offsets)
+
+
+def _read_view(conn: sqlite3.Connection, tl: int, tile: int) -> _TileView | None:
+    row = conn.execute(
+        "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (tl, tile)
+    ).fetchone()
+    if row is None:
+        return None
+    view = _view_tile(_blob(row[0]))
+    if view is None:
+        raise StoreError(
+            f"node tile ({tl}, {tile}) is malformed",
+            hint="the store is damaged; run `monday audit fsck`",
+        )
+    return view
 
 
 def _read_tile(conn: sqlite3.Connection, tl: int, tile: int) -> list[list[bytes]] | None:
@@ -314,10 +363,11 @@ def _subtree_hash(conn: sqlite3.Connection, level: int, index: int) -> bytes:
             raise _no_hash(level, index)
         return _blob(row[0])
     tl, tile, k, pos = _tile_key(level, index)
-    levels = _read_tile(conn, tl, tile)
-    if levels is None or pos >= len(levels[k]):
+    view = _read_view(conn, tl, tile)
+    value = None if view is None else view.get(k, pos)
+    if value is None:
         raise _no_hash(level, index)
-    return levels[k][pos]
+    return value
 
 
 def _latest_checkpoint(conn: sqlite3.Connection) -> StoredCheckpoint | None:
@@ -363,7 +413,7 @@ class SQLiteStore:
             ) from None
         self._capped = self._max_pages is not None
         self._nodes_cache: dict[tuple[int, int], bytes] = {}
-        self._tiles: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._tiles: OrderedDict[tuple[int, int], _TileView] = OrderedDict()
         self.range_memo: dict[tuple[int, int], bytes] = {}
         """Hashes of leaf ranges computed from cached subtrees (see ``merkle.range_hash``)."""
         self._local = threading.local()
@@ -518,9 +568,10 @@ class SQLiteStore:
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Stored hash of a complete subtree.
 
-        Committed subtrees never change, so what is read here is kept: decoded full node
-        tiles in an LRU, leaf hashes and nodes of partial tiles in a bounded map. A cold proof
-        reads one leaf hash and one tile per 8 levels; a warm one reads nothing.
+        Committed subtrees never change, so what is read here is kept: node tiles (their
+        bytes, sliced on demand) in an LRU, leaf hashes in a bounded map. A right-edge tile is
+        re-read only when asked for a node it did not hold yet. A cold proof reads one leaf
+        hash and one tile per 8 levels; a warm one reads nothing.
         """
         key = (level, index)
         cache = self._nodes_cache
@@ -530,37 +581,59 @@ class SQLiteStore:
         try:
             conn = self._conn()
             if level == 0:
-                value = _subtree_hash(conn, 0, index)
+                value = self._leaf_and_tile(conn, index)
             else:
                 tl, tile, k, pos = _tile_key(level, index)
                 tiles = self._tiles
-                levels = tiles.get((tl, tile))
-                if levels is not None:
+                view = tiles.get((tl, tile))
+                found = None if view is None else view.get(k, pos)
+                if found is not None:
                     tiles.move_to_end((tl, tile))
-                else:
-                    levels = _read_tile(conn, tl, tile)
-                    if levels is None or pos >= len(levels[k]):
-                        raise _no_hash(level, index)
-                    if _is_full(levels):
-                        tiles[(tl, tile)] = levels
-                        if len(tiles) > _TILE_CACHE:
-                            tiles.popitem(last=False)
-                    else:  # the right edge: keep the nodes, not the tile (it grows)
-                        if len(cache) >= _LEAF_CACHE:
-                            cache.clear()
-                        row = levels[k]
-                        for i in range(len(row)):
-                            cache[(level, (tile << (_TILE_HEIGHT - k)) + i)] = row[i]
-                row = levels[k]
-                if pos >= len(row):
+                    if len(cache) >= _LEAF_CACHE:
+                        cache.clear()
+                    cache[key] = found  # the next ask is one dict lookup
+                    return found
+                # not read yet, or a right-edge tile read before it grew: (re)read it
+                view = _read_view(conn, tl, tile)
+                found = None if view is None else view.get(k, pos)
+                if view is None or found is None:
                     raise _no_hash(level, index)
-                return row[pos]
+                tiles[(tl, tile)] = view
+                tiles.move_to_end((tl, tile))
+                if len(tiles) > _TILE_CACHE:
+                    tiles.popitem(last=False)
+                return found
         except sqlite3.Error as exc:
             raise _store_error(exc, "reading a node", self.path) from None
         if len(cache) >= _LEAF_CACHE:
             cache.clear()
         cache[key] = value
         return value
+
+    def _leaf_and_tile(self, conn: sqlite3.Connection, index: int) -> bytes:
+        """Leaf hash ``index``, and in the same query the tile of its ancestors (levels 1–8)
+        when it is not cached: what an inclusion proof asks for next."""
+        key = (0, index >> _TILE_HEIGHT)
+        if key in self._tiles:
+            return _subtree_hash(conn, 0, index)
+        rows = conn.execute(
+            "SELECT 0, leaf FROM entries WHERE idx = ? "
+            "UNION ALL SELECT 1, hashes FROM tiles WHERE level = 0 AND idx = ?",
+            (index, index >> _TILE_HEIGHT),
+        ).fetchall()
+        leaf = None
+        for what, value in rows:
+            if what == 0:
+                leaf = _blob(value)
+            else:
+                view = _view_tile(_blob(value))
+                if view is not None:
+                    self._tiles[key] = view
+                    if len(self._tiles) > _TILE_CACHE:
+                        self._tiles.popitem(last=False)
+        if leaf is None:
+            raise _no_hash(0, index)
+        return leaf
 
     def read_node(self, level: int, index: int) -> bytes:
         """Stored hash of a complete subtree, read from the file now (never from a cache)."""
