@@ -171,25 +171,29 @@ class SQLiteWrite:
         _insert_many(self._conn, "entries (idx, leaf, body, type, kind, eid, ts)", 7, rows)
 
     def insert_nodes(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
-        """Add complete interior subtrees (in creation order) to their node tiles."""
-        touched: dict[tuple[int, int], list[list[bytes]]] = {}
+        """Add complete interior subtrees (in creation order) to their node tiles.
+
+        A right-edge tile is extended in place: its stored bytes are spliced with the new
+        hashes of each level, never decoded."""
+        touched: dict[tuple[int, int], tuple[_TileView | None, list[list[bytes]]]] = {}
         for level, index, value in rows:
             tl, tile, k, pos = _tile_key(level, index)
-            levels = touched.get((tl, tile))
-            if levels is None:
-                if k == 1 and pos == 0:  # the tile's first node: the row cannot exist yet
-                    levels = _empty_tile()
-                else:
-                    levels = _read_tile(self._conn, tl, tile) or _empty_tile()
-                touched[(tl, tile)] = levels
-            if len(levels[k]) != pos:
+            entry = touched.get((tl, tile))
+            if entry is None:
+                # the tile's first node (level 1, position 0): the row cannot exist yet
+                old = None if k == 1 and pos == 0 else _read_view(self._conn, tl, tile)
+                entry = touched[(tl, tile)] = (old, _empty_tile())
+            old, new = entry
+            if (old.counts[k - 1] if old is not None else 0) + len(new[k]) != pos:
                 raise StoreError(
                     f"node (level {level}, index {index}) does not follow the stored tile",
                     hint="the store is damaged; run `monday audit fsck`",
                 )
-            levels[k].append(value)
+            new[k].append(value)
         if touched:
-            items = [(tl, tile, _encode_tile(levels)) for (tl, tile), levels in touched.items()]
+            items = [
+                (tl, tile, _extend_tile(old, new)) for (tl, tile), (old, new) in touched.items()
+            ]
             _insert_many(self._conn, "tiles (level, idx, hashes)", 3, items, replace=True)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
@@ -264,6 +268,19 @@ def _encode_tile(levels: list[list[bytes]]) -> bytes:
     return header + b"".join(h for k in range(1, _TILE_HEIGHT + 1) for h in levels[k])
 
 
+def _extend_tile(old: _TileView | None, new: list[list[bytes]]) -> bytes:
+    """The bytes of tile ``old`` (None: an empty one) with ``new`` hashes added per level."""
+    if old is None:
+        return _encode_tile(new)
+    blob, offsets = old.blob, old.offsets
+    header = bytes(old.counts[k - 1] + len(new[k]) for k in range(1, _TILE_HEIGHT + 1))
+    parts = [header]
+    for k in range(1, _TILE_HEIGHT + 1):
+        parts.append(blob[offsets[k] : offsets[k + 1]])
+        parts.extend(new[k])
+    return b"".join(parts)
+
+
 def _decode_tile(blob: bytes) -> list[list[bytes]] | None:
     """A tile's levels (index 0 unused), or None when the bytes are not a well-formed tile."""
     if len(blob) < _TILE_HEIGHT:
@@ -332,21 +349,6 @@ def _read_view(conn: sqlite3.Connection, tl: int, tile: int) -> _TileView | None
             hint="the store is damaged; run `monday audit fsck`",
         )
     return view
-
-
-def _read_tile(conn: sqlite3.Connection, tl: int, tile: int) -> list[list[bytes]] | None:
-    row = conn.execute(
-        "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (tl, tile)
-    ).fetchone()
-    if row is None:
-        return None
-    levels = _decode_tile(_blob(row[0]))
-    if levels is None:
-        raise StoreError(
-            f"node tile ({tl}, {tile}) is malformed",
-            hint="the store is damaged; run `monday audit fsck`",
-        )
-    return levels
 
 
 def _no_hash(level: int, index: int) -> StoreError:
