@@ -40,6 +40,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from json.encoder import encode_basestring as _json_str
 from typing import Any, Literal
 
@@ -59,6 +60,7 @@ from mondaytest.errors import InputError
 
 __all__ = [
     "ENTRY_SCHEMA",
+    "KIND_PLUGIN_GROUP",
     "MAX_ENTRY_BYTES",
     "AccessPayload",
     "DecisionPayload",
@@ -94,6 +96,7 @@ __all__ = [
     "is_config_kind",
     "kind_info",
     "kinds",
+    "load_kind_plugins",
     "register_kind",
     "utc_timestamp",
 ]
@@ -443,13 +446,37 @@ def register_kind(
     return info
 
 
+KIND_PLUGIN_GROUP = "mondaytest.audit_kinds"
+"""Entry-point group through which a domain registers its kinds (``pyproject.toml``)."""
+
+_plugins_loaded = False
+
+
+def load_kind_plugins() -> None:
+    """Import every module registered under :data:`KIND_PLUGIN_GROUP`, once.
+
+    Domains above ``audit`` (evals' ``eval_gate`` and ``model_version``, later the guard and
+    on-call kinds) register their payload models when imported; listing them as entry points
+    lets the log validate their entries without ``audit`` importing them. Called on the first
+    kind lookup, so every entry is drafted under the final models.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for point in entry_points(group=KIND_PLUGIN_GROUP):
+        point.load()
+
+
 def kinds() -> dict[str, KindInfo]:
     """All registered kinds, by name."""
+    load_kind_plugins()
     return dict(_REGISTRY)
 
 
 def kind_info(name: str) -> KindInfo:
     """The registered kind ``name``; :class:`InputError` naming the known kinds otherwise."""
+    load_kind_plugins()
     info = _REGISTRY.get(name)
     if info is None:
         known = ", ".join(sorted(_REGISTRY))
@@ -463,6 +490,7 @@ def kind_info(name: str) -> KindInfo:
 
 def is_config_kind(name: str) -> bool:
     """True when ``name`` is a registered configuration kind."""
+    load_kind_plugins()
     info = _REGISTRY.get(name)
     return info is not None and info.config
 
