@@ -53,8 +53,8 @@ class AuditSection(SpecModel):
     """The log's origin line in every checkpoint, e.g. ``audit.example.com/claims-triage/prod``:
     a schema-less URL with no spaces and no ``+``. One store holds one origin."""
     store: str = "sqlite:///.monday/audit.db"
-    """Store URL: ``sqlite:///relative/or/absolute.db`` or ``postgresql://…``.
-    ``MONDAY_DATABASE_URL`` overrides it."""
+    """Store URL: ``sqlite:///relative/or/absolute.db``; ``postgresql://…`` (shared stores) is
+    planned and refused for now. ``MONDAY_DATABASE_URL`` overrides it."""
     key: SecretRef = "file:.monday/keys/audit.key"
     """Where the signing key is: ``file:PATH`` (relative to monday.yaml) or ``env:VAR``."""
     vkey: str | None = None

@@ -11,7 +11,7 @@ One ``<testsuite>`` per suite. Its test cases are:
   Each list is capped; the rest is counted in one extra test case.
 
 Passing cases are not listed one by one: a 200,000-case suite would drown the panel, and the
-per-case record is ``trials.jsonl``. Without a verdict (``monday eval export``), the failing
+per-case record is ``trials.jsonl``. Without a verdict (``monday eval report``), the failing
 cases of the run are listed instead. ``<properties>`` carry the run id, suite version, contract
 digest, git commit, dataset hash, baseline run and the digests the verdict was computed from.
 
