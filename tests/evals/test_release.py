@@ -37,7 +37,6 @@ from mondaytest.evals.release import (
     find_approval,
     models_in_force,
     parse_waiver,
-    record_release,
     release_model,
     sign_waiver,
     target_fingerprint_of,
@@ -107,7 +106,7 @@ def test_pass_releases_bound_to_the_gate(log: AuditLog, proj: ReleaseProject) ->
     assert "waiver_idx" not in p
     # the next release names the version it replaces, and binds to the newest pass
     g2 = gate(log, proj, fp=FP_B, run_id="run-2")
-    idx = record_release(log, loaded, model_id="scorer", version="2", target_fingerprint=FP_B)
+    idx = release_model(log, loaded, model_id="scorer", version="2", target_fingerprint=FP_B).idx
     p2 = log.entry(idx).payload
     assert (p2["previous"], p2["eval_gate_idx"]) == ("1", g2)
     [current] = models_in_force(log)
@@ -119,7 +118,7 @@ def test_failed_gate_refuses_and_writes_nothing(log: AuditLog, proj: ReleaseProj
     g = gate(log, proj, "fail")
     size = log.size()
     with pytest.raises(ReleaseRefused, match=rf"failed .* at entry {g}") as err:
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
     assert err.value.exit_code == 1
     assert "waiver" in (err.value.hint or "")
     assert log.size() == size
@@ -129,28 +128,28 @@ def test_a_newer_failure_supersedes_an_older_pass(log: AuditLog, proj: ReleasePr
     older = gate(log, proj, "pass")
     gate(log, proj, "fail", run_id="run-2")
     with pytest.raises(ReleaseRefused, match=f"supersedes the pass at entry {older}"):
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
     gate(log, proj, "pass", run_id="run-3")
-    record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+    release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
 
 
 def test_inconclusive_never_releases(log: AuditLog, proj: ReleaseProject) -> None:
     gate(log, proj, "inconclusive")
     with pytest.raises(ReleaseRefused, match=r"inconclusive.*needs a pass"):
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
 
 
 def test_no_gate_run_refuses(log: AuditLog, proj: ReleaseProject) -> None:
     with pytest.raises(ReleaseRefused, match=r"no eval gate verdict.*monday eval gate"):
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
     with pytest.raises(InputError, match="--suite"):
-        record_release(log, proj.load(), model_id="scorer", version="1")
+        release_model(log, proj.load(), model_id="scorer", version="1")
 
 
 def test_fingerprint_mismatch_refuses_naming_both(log: AuditLog, proj: ReleaseProject) -> None:
     g = gate(log, proj, fp=FP_A)
     with pytest.raises(ReleaseRefused) as err:
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_B)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_B)
     message = str(err.value)
     assert "no gate verdict judged target fingerprint bbbbbbbbbbbb" in message
     assert f"entry {g}" in message
@@ -161,7 +160,7 @@ def test_fingerprint_mismatch_refuses_naming_both(log: AuditLog, proj: ReleasePr
 def test_contract_changed_since_the_gate(log: AuditLog, proj: ReleaseProject) -> None:
     gate(log, proj, spec_digest="sha256:" + "0" * 64)
     with pytest.raises(ReleaseRefused, match=r"contract now is .*monday eval gate triage --run"):
-        record_release(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
+        release_model(log, proj.load(), model_id="scorer", version="1", target_fingerprint=FP_A)
 
 
 def test_valid_waiver_writes_a_waiver_entry_and_binds_to_it(

@@ -82,7 +82,6 @@ __all__ = [
     "gate_entries",
     "models_in_force",
     "parse_waiver",
-    "record_release",
     "release_model",
     "sign_waiver",
     "target_fingerprint_of",
@@ -851,36 +850,6 @@ def _required(idx: int | None, kind: str) -> int:
             hint="fix the store and record the release again",
         )
     return idx
-
-
-def record_release(
-    log: AuditLog,
-    spec: LoadedSpec,
-    *,
-    model_id: str,
-    version: str,
-    target_fingerprint: str | None = None,
-    suite: str | None = None,
-    waiver: bytes | None = None,
-    digest: str | None = None,
-    approval: str | None = None,
-    actor: str | None = None,
-    now: datetime | None = None,
-) -> int:
-    """:func:`release_model`, returning the index of the ``model_version`` entry."""
-    return release_model(
-        log,
-        spec,
-        model_id=model_id,
-        version=version,
-        target_fingerprint=target_fingerprint,
-        suite=suite,
-        waiver=waiver,
-        digest=digest,
-        approval=approval,
-        actor=actor,
-        now=now,
-    ).idx
 
 
 # --------------------------------------------------------------------------------------------
