@@ -440,28 +440,23 @@ class _Run:
             verdict: bool | None = None
             total = 0.0
             valued = 0
+            results: list[tuple[str, Score]] = []
             for scorer in self.sync_scorers:
                 try:
                     sc = scorer.score(case, out)
                 except Exception as exc:
                     sc = Score(None, None, error=f"{type(exc).__name__}: {exc}"[:1000])
-                scores[scorer.info.name] = sc.to_json()
-                if sc.error is not None:
-                    first_error = first_error or f"scorer {scorer.info.name!r}: {sc.error}"
-                    continue
-                if sc.value is not None:
-                    total += sc.value
-                    valued += 1
-                if sc.passed is not None:
-                    verdict = sc.passed if verdict is None else (verdict and sc.passed)
-            for scorer in self.async_scorers:
+                results.append((scorer.info.name, sc))
+            for ascorer in self.async_scorers:
                 try:
-                    sc = await scorer.ascore(case, out, epoch)
+                    sc = await ascorer.ascore(case, out, epoch)
                 except Exception as exc:
                     sc = Score(None, None, error=f"{type(exc).__name__}: {exc}"[:1000])
-                scores[scorer.info.name] = sc.to_json()
+                results.append((ascorer.info.name, sc))
+            for name, sc in results:
+                scores[name] = sc.to_json()
                 if sc.error is not None:
-                    first_error = first_error or f"scorer {scorer.info.name!r}: {sc.error}"
+                    first_error = first_error or f"scorer {name!r}: {sc.error}"
                     continue
                 if sc.value is not None:
                     total += sc.value
