@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mondaytest.cli import state
@@ -418,6 +420,14 @@ def ls(
     state.console().print(table)
 
 
+def _print_id_lists(out: Console, lists: Iterable[tuple[str, Sequence[str]]]) -> None:
+    """One line per non-empty list of case ids: title, count and the first 20."""
+    for title, ids in lists:
+        if ids:
+            shown = ", ".join(ids[:20]) + (f" … ({len(ids) - 20} more)" if len(ids) > 20 else "")
+            out.print(f"{title} ({len(ids)}): {shown}", markup=False)
+
+
 def _render_comparison(cmp: Comparison) -> None:
     out = state.console()
     out.print(f"compare [bold]{cmp.a.id}[/] (A) → [bold]{cmp.b.id}[/] (B), suite {cmp.b.suite}")
@@ -439,15 +449,15 @@ def _render_comparison(cmp: Comparison) -> None:
             flips,
         )
     out.print(table)
-    for title, ids in (
-        ("passed in A, not in B", cmp.to_fail),
-        ("failed in A, pass in B", cmp.to_pass),
-        ("only in B", cmp.added),
-        ("only in A", cmp.removed),
-    ):
-        if ids:
-            shown = ", ".join(ids[:20]) + (f" … ({len(ids) - 20} more)" if len(ids) > 20 else "")
-            out.print(f"{title} ({len(ids)}): {shown}", markup=False)
+    _print_id_lists(
+        out,
+        (
+            ("passed in A, not in B", cmp.to_fail),
+            ("failed in A, pass in B", cmp.to_pass),
+            ("only in B", cmp.added),
+            ("only in A", cmp.removed),
+        ),
+    )
     for note in cmp.notes:
         out.print(f"note: {note}", markup=False)
 
@@ -574,16 +584,16 @@ def _render_gate(result: GateResult, strict: bool) -> None:
             c.reason,
         )
     out.print(table)
-    for title, ids in (
-        ("flipped pass → fail", v.flipped_to_fail),
-        ("flipped fail → pass", v.flipped_to_pass),
-        ("errored", v.errored),
-        ("added (not compared)", v.added),
-        ("removed (not compared)", v.removed),
-    ):
-        if ids:
-            shown = ", ".join(ids[:20]) + (f" … ({len(ids) - 20} more)" if len(ids) > 20 else "")
-            out.print(f"{title} ({len(ids)}): {shown}", markup=False)
+    _print_id_lists(
+        out,
+        (
+            ("flipped pass → fail", v.flipped_to_fail),
+            ("flipped fail → pass", v.flipped_to_pass),
+            ("errored", v.errored),
+            ("added (not compared)", v.added),
+            ("removed (not compared)", v.removed),
+        ),
+    )
     for q in v.quarantined:
         out.print(f"quarantined until {q.expires}: {q.id} — {q.reason}", markup=False)
     for note in (*v.notes, *result.notes):
