@@ -149,3 +149,14 @@ def test_bad_key_name() -> None:
     with pytest.raises(k.KeyFileError, match="cannot name"):
         k.generate_signer("has space")
     assert issubclass(k.KeyFileError, InputError)
+
+
+def test_a_private_key_in_a_config_vkey_is_never_echoed() -> None:
+    from mondaytest.audit.log import LogConfig
+
+    secret = n.format_signer_key(k.generate_signer("x.example/log"))
+    config = LogConfig(origin="x.example/log", store_url="sqlite:///unused.db", vkey=secret)
+    with pytest.raises(ConfigError) as info:
+        config.verifiers()
+    assert secret.split("+", 4)[4] not in str(info.value)
+    assert "this is a private key" in str(info.value)

@@ -278,7 +278,7 @@ def test_verify_needs_a_key(
     assert main(["audit", "verify"]) == 2
     assert "--vkey" in capsys.readouterr().err
     assert main(["audit", "verify", "--vkey", "garbage", "--store", "x.db"]) == 2
-    assert "--vkey 'garbage'" in capsys.readouterr().err
+    assert "--vkey: verifier key must have three" in capsys.readouterr().err
 
 
 def test_rotate_key_through_the_cli(
@@ -359,3 +359,20 @@ def test_verify_a_receipt_under_a_witness_policy(
     out = capsys.readouterr().out
     assert "cosigned by CI" in out
     assert "quorum CI met" in out
+
+
+def test_a_private_key_passed_as_vkey_is_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mondaytest.audit.keys import generate_signer
+    from mondaytest.audit.note import format_signer_key
+
+    secret = format_signer_key(generate_signer("x.example/log"))
+    b64 = secret.split("+", 4)[4]
+    log_dir = tmp_path / "tiles"
+    log_dir.mkdir()
+    code = main(["audit", "verify", "--tiles", str(log_dir), "--vkey", secret])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert b64 not in err
+    assert "this is a private key; pass its vkey" in err

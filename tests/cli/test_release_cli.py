@@ -213,3 +213,15 @@ def test_record_by_suite_through_the_cli(
     assert f"bound to eval_gate entry {g}: suite triage" in capsys.readouterr().out
     assert main(["release", "record", "--model", "m", "--version", "1", "--suite", "nope"]) == 2
     assert "no suite named 'nope'" in capsys.readouterr().err
+
+
+def test_a_private_key_pasted_as_key_reference_is_never_echoed(
+    proj: ReleaseProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = proj.maya_key.read_text().strip()
+    assert secret.startswith("PRIVATE+KEY+")
+    b64 = secret.split("+", 4)[4]
+    assert sign(proj, key=secret) == 2
+    err = capsys.readouterr().err
+    assert b64 not in err
+    assert "this is a private key; pass its vkey" in err

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from mondaytest.audit.note import (
+    PRIVATE_KEY_MISUSE,
     Ed25519Signer,
     NoteError,
     format_signer_key,
@@ -86,6 +87,13 @@ def vkey_of(signer: Ed25519Signer) -> str:
 
 def parse_key_ref(ref: str, base_dir: Path | str | None = None) -> KeyRef:
     """Parse ``file:PATH`` or ``env:VAR``; a relative path is resolved against ``base_dir``."""
+    if ref.strip().startswith("PRIVATE+KEY+"):
+        # Never repeat the secret in an error message.
+        raise KeyFileError(
+            PRIVATE_KEY_MISUSE,
+            hint="save it to a file (e.g. .monday/keys/audit.key) and pass file:PATH, "
+            "or put it in an environment variable and pass env:VAR",
+        )
     scheme, sep, target = ref.partition(":")
     if not sep or scheme not in ("file", "env") or not target:
         raise KeyFileError(

@@ -156,14 +156,16 @@ class LogConfig:
     def verifiers(self) -> list[Ed25519Verifier]:
         """Trusted log keys: the contract's vkey and any extra (rotated) ones."""
         out: list[Ed25519Verifier] = []
-        for text in (self.vkey, *self.extra_vkeys):
+        for number, text in enumerate((self.vkey, *self.extra_vkeys)):
             if not text:
                 continue
             try:
                 out.append(parse_vkey(text))
             except NoteError as exc:
+                # The text is not echoed: it may be a private key pasted by mistake.
+                which = "the vkey" if number == 0 else f"extra vkey #{number}"
                 raise ConfigError(
-                    f"vkey {text!r} is malformed: {exc.message}", field="audit.vkey"
+                    f"{which} is malformed: {exc.message}", field="audit.vkey"
                 ) from None
         return out
 

@@ -76,6 +76,8 @@ _SIG_PREFIX = _DASH + " "
 _COSIG_HEADER = b"cosignature/v1\n"
 _MAX_TIMESTAMP = 2**63 - 1
 _SIGNER_PREFIX = "PRIVATE+KEY+"
+#: Said (never the text itself) when a secret signer key is given where a vkey belongs.
+PRIVATE_KEY_MISUSE = "this is a private key; pass its vkey (or a file:PATH / env:VAR reference)"
 
 
 class NoteError(InputError):
@@ -366,6 +368,8 @@ def parse_vkey(vkey: str) -> Ed25519Verifier:
     """
     if not isinstance(vkey, str):
         raise NoteError("verifier key must be a string")
+    if vkey.strip().startswith(_SIGNER_PREFIX):
+        raise NoteError(PRIVATE_KEY_MISUSE)
     parts = vkey.strip().split("+", 2)  # base64 may contain "+"
     if len(parts) != 3:
         raise NoteError(

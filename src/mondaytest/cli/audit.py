@@ -103,11 +103,13 @@ def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | Non
 
 def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
     out: list[Ed25519Verifier] = []
-    for text in vkeys:
+    for number, text in enumerate(vkeys, 1):
         try:
             out.append(parse_vkey(text))
         except NoteError as exc:
-            raise InputError(f"--vkey {text!r}: {exc.message}", hint=exc.hint) from None
+            # The text is not echoed: it may be a private key pasted by mistake.
+            which = "--vkey" if len(vkeys) == 1 else f"--vkey #{number}"
+            raise InputError(f"{which}: {exc.message}", hint=exc.hint) from None
     return out
 
 
