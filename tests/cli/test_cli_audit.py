@@ -376,3 +376,48 @@ def test_a_private_key_passed_as_vkey_is_never_echoed(
     assert code == 2
     assert b64 not in err
     assert "this is a private key; pass its vkey" in err
+
+
+def _ignored(repo: Path, path: Path) -> bool:
+    check = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=repo, check=False)
+    return check.returncode == 0
+
+
+def test_keygen_at_the_repository_root_ignores_the_key_and_its_rotation_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "keygen", "--out", "k.key", "--origin", "x.example/log"]) == 0
+    capsys.readouterr()
+    assert "/./" not in (tmp_path / ".gitignore").read_text()
+    assert _ignored(tmp_path, tmp_path / "k.key")
+    assert _ignored(tmp_path, tmp_path / "k.key.next")
+    assert _ignored(tmp_path, tmp_path / "k.key.retired-20260101")
+    assert not _ignored(tmp_path, tmp_path / "notes.txt")  # not the whole folder
+
+
+def test_keygen_in_a_subfolder_ignores_only_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "conf").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "keygen", "--out", "conf/k.key", "--origin", "x.example/log"]) == 0
+    capsys.readouterr()
+    assert _ignored(tmp_path, tmp_path / "conf" / "k.key")
+    assert _ignored(tmp_path, tmp_path / "conf" / "k.key.next")
+    assert not _ignored(tmp_path, tmp_path / "conf" / "settings.yaml")
+
+
+def test_keygen_fails_when_git_still_does_not_ignore_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / ".gitignore").write_text("!k.key\n!k.key.*\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "keygen", "--out", "conf/k.key", "--origin", "x.example/log"]) == 2
+    err = capsys.readouterr().err
+    assert "git does not ignore the private key" in err

@@ -85,25 +85,68 @@ def keygen(
 
 
 def ensure_gitignored(path: Path) -> str | None:
-    """Make sure git ignores ``path``: add a rule to the repository's ``.gitignore`` if needed.
+    """Make sure git ignores ``path`` and its rotation files (``path.*``).
 
-    Returns the rule that ignores it, or None outside a git repository.
+    Adds rules for the file itself and ``<file>.*`` (``.next``, ``.retired-*``) to the
+    repository's ``.gitignore`` when they are not ignored yet, then confirms with
+    ``git check-ignore``. Returns the rule that ignores the key, or None outside a git
+    repository; raises :class:`ConfigError` if the key is still not ignored.
     """
     directory = path.parent
     top = run_git(directory, "rev-parse", "--show-toplevel")
     if top is None or top.returncode != 0:
         return None
     root = Path(top.stdout.strip())
+    rotation_probe = path.with_name(path.name + ".next")
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    wanted = [
+        (path, f"/{_gitignore_escape(rel)}"),
+        (rotation_probe, f"/{_gitignore_escape(rel)}.*"),
+    ]
+    missing = [rule for probe, rule in wanted if _ignoring_rule(directory, probe) is None]
+    if missing:
+        gitignore = root / ".gitignore"
+        try:
+            text = gitignore.read_text("utf-8") if gitignore.exists() else ""
+            if text and not text.endswith("\n"):
+                text += "\n"
+            body = "".join(f"{rule}\n" for rule in missing)
+            gitignore.write_text(
+                text + f"# Monday: private signing keys, never commit them\n{body}", "utf-8"
+            )
+        except OSError as exc:
+            raise InputError(
+                f"cannot write {gitignore}: {exc.strerror}",
+                hint=f"add `/{rel}` and `/{rel}.*` to .gitignore by hand",
+            ) from None
+    rule = _ignoring_rule(directory, path)
+    if rule is None or _ignoring_rule(directory, rotation_probe) is None:
+        raise ConfigError(
+            f"git does not ignore the private key {path} (or its rotation files {path.name}.*) "
+            "even after adding rules to .gitignore",
+            hint="a later `!` rule in a .gitignore probably re-includes it; fix that before "
+            "committing anything, and never commit the key",
+        )
+    return rule
+
+
+def _ignoring_rule(directory: Path, path: Path) -> str | None:
+    """The ``source:line:pattern`` that makes git ignore ``path``, or None if nothing does."""
     check = run_git(directory, "check-ignore", "-v", "--no-index", str(path))
-    if check is not None and check.returncode == 0 and check.stdout.strip():
-        return check.stdout.split("\t")[0].strip()
-    rel = path.resolve().relative_to(root.resolve()).parent.as_posix() + "/"
-    gitignore = root / ".gitignore"
-    text = gitignore.read_text("utf-8") if gitignore.exists() else ""
-    if text and not text.endswith("\n"):
-        text += "\n"
-    gitignore.write_text(text + f"# Monday: private signing keys, never commit them\n/{rel}\n")
-    return f".gitignore:/{rel}"
+    if check is None or check.returncode != 0 or not check.stdout.strip():
+        return None
+    rule = check.stdout.split("\t")[0].strip()
+    if rule.split(":", 2)[-1].startswith("!"):
+        return None  # with -v, git also reports a `!` rule that re-includes the path
+    return rule
+
+
+def _gitignore_escape(rel: str) -> str:
+    """``rel`` as a literal gitignore pattern (wildcards, ``!``, ``#``, trailing blanks escaped)."""
+    out = "".join("\\" + ch if ch in "\\*?[]!#" else ch for ch in rel)
+    if out.endswith(" "):
+        out = out[:-1] + "\\ "
+    return out
 
 
 def record_vkey(spec_path: Path, vkey: str) -> None:
