@@ -187,3 +187,23 @@ def test_run_prints_the_judge_fingerprint_to_pin(
         sys.modules.pop("app", None)
         while str(tmp_path) in sys.path:
             sys.path.remove(str(tmp_path))
+
+
+@pytest.mark.parametrize("bad", ['{"x": 1}', "[1]", "7"])
+def test_a_trial_line_without_a_case_is_input_error(
+    spec_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    assert cli("eval", "run", "--spec", str(spec_path), "-q") == 0
+    assert cli("eval", "run", "--spec", str(spec_path), "-q") == 0
+    runs = sorted((spec_path.parent / ".monday" / "runs").iterdir())
+    trials = runs[1] / "trials.jsonl"
+    lines = trials.read_text().splitlines(keepends=True)
+    lines.insert(2, bad + "\n")
+    trials.write_text("".join(lines))
+    capsys.readouterr()
+    assert cli("eval", "compare", runs[0].name, runs[1].name, "--spec", str(spec_path)) == 2
+    err = capsys.readouterr().err
+    assert f"{trials}:3" in err
+    assert "internal error" not in err
+    assert cli("eval", "flaky", "--spec", str(spec_path), "--last", "2") == 2
+    assert f"{trials}:3" in capsys.readouterr().err

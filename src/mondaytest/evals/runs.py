@@ -128,6 +128,13 @@ def iter_trials(directory: Path, *, repair: bool = False) -> Iterator[dict[str, 
                     raise InputError(
                         "trial line is not JSON", location=Location(str(path), lineno)
                     ) from None
+                if not isinstance(row, dict) or "case" not in row:
+                    raise InputError(
+                        'trial line is not a JSON object with a "case" key',
+                        hint="each line of trials.jsonl is one trial written by `monday eval run`;"
+                        " remove or fix this line",
+                        location=Location(str(path), lineno),
+                    )
                 yield row
             good_end += len(raw)
     if cut and repair:
