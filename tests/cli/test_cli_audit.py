@@ -421,3 +421,33 @@ def test_keygen_fails_when_git_still_does_not_ignore_the_key(
     assert main(["audit", "keygen", "--out", "conf/k.key", "--origin", "x.example/log"]) == 2
     err = capsys.readouterr().err
     assert "git does not ignore the private key" in err
+
+
+def test_unwritable_output_paths_are_input_errors(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    capsys.readouterr()
+    Path("a-file").write_text("x")
+    for args in (
+        ["audit", "export", "--tiles", "/proc/x"],
+        ["audit", "export", "--tiles", "a-file"],
+        ["audit", "witness", "--commit", "/proc/x", "--no-git"],
+        ["audit", "witness", "--commit", "a-file/w", "--no-git"],
+    ):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert "cannot write" in err, args
+        assert "internal error" not in err
+    # a non-empty folder that holds no earlier export is refused, untouched
+    Path("docs").mkdir()
+    Path("docs/readme.md").write_text("mine")
+    assert main(["audit", "export", "--tiles", "docs"]) == 2
+    assert "holds no earlier export" in capsys.readouterr().err
+    assert [p.name for p in Path("docs").iterdir()] == ["readme.md"]
+    # an earlier export is updated in place
+    assert main(["audit", "export", "--tiles", "tiles"]) == 0
+    assert main(["audit", "export", "--tiles", "tiles"]) == 0

@@ -143,3 +143,14 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["spec", "validate", "--no-such-flag"]) == 2
+
+
+def test_init_into_an_unwritable_path_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f").write_text("x")
+    for target in ("/proc/x", str(tmp_path / "f" / "sub")):
+        assert main(["init", target]) == 2
+        err = capsys.readouterr().err
+        assert "cannot write" in err
+        assert "internal error" not in err

@@ -24,6 +24,18 @@ def export_store(log: object, directory: Path | str) -> tuple[StoredCheckpoint, 
             "the log has no checkpoint to export", hint="run `monday audit checkpoint` first"
         )
 
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise InputError(
+            f"cannot write {root}: it is a file, not a directory",
+            hint="pass --tiles a new or empty directory (or an earlier export to update)",
+        )
+    if root.is_dir() and not (root / "checkpoint").is_file() and any(root.iterdir()):
+        raise InputError(
+            f"{root} is not empty and holds no earlier export (no checkpoint file)",
+            hint="pass --tiles a new or empty directory (or an earlier export to update)",
+        )
+
     def entries(start: int, count: int) -> list[bytes]:
         return [row.body for row in store.entries(start, start + count)]
 

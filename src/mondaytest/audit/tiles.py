@@ -358,10 +358,16 @@ def export_tiles(
     def write(rel: str, data: bytes) -> None:
         nonlocal written
         target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        except OSError as exc:
+            raise InputError(
+                f"cannot write {target}: {exc.strerror or exc}",
+                hint="pass --tiles a directory you can write to",
+            ) from None
         written += 1
 
     for ref in tiles_for_size(size):

@@ -91,10 +91,16 @@ def witness(
                     f"{previous.size}): {exc.message}",
                     hint="history was rewritten; preserve the store as evidence",
                 ) from None
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(latest.note)
-    tmp.replace(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(latest.note)
+        tmp.replace(path)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="pass a witness directory you can write to",
+        ) from None
     committed = (
         _git_commit(path, f"audit witness: {origin} at size {current.size}") if commit else False
     )

@@ -76,6 +76,19 @@ def scaffold(
         raise InputError(
             f"{directory} is a file, not a directory", hint="pass a directory to scaffold into"
         )
+    try:
+        return _scaffold(directory, name=name, force=force, now=now)
+    except OSError as exc:
+        where = exc.filename if exc.filename else directory
+        raise InputError(
+            f"cannot write {where}: {exc.strerror or exc}",
+            hint="pass a directory you can write to",
+        ) from None
+
+
+def _scaffold(
+    directory: Path, *, name: str | None, force: bool, now: datetime | None
+) -> ScaffoldResult:
     system = _slug(name or directory.resolve().name)
     result = ScaffoldResult()
     for rel, text in _files(system, default_cutover(now)).items():

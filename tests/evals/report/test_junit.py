@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.evals.report.fixtures import HOSTILE_IDS, make_sample
 
-from mondaytest.errors import HarnessError
+from mondaytest.errors import InputError
 from mondaytest.evals.gate_model import (
     CheckKind,
     CheckVerdict,
@@ -336,7 +336,7 @@ def test_write_junit(tmp_path: Path) -> None:
     path = write_junit(tmp_path / "reports" / "nested" / "junit.xml", sample.report())
     _parse(path.read_text(encoding="utf-8"))
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
-    with pytest.raises(HarnessError, match="cannot write the report"):
+    with pytest.raises(InputError, match="cannot write"):
         write_junit(tmp_path / "reports", sample.report())  # a directory
 
 

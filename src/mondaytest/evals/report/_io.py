@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mondaytest.errors import HarnessError, Location
+from mondaytest.errors import InputError
 
 __all__ = ["append_text", "write_text"]
 
@@ -15,8 +15,8 @@ __all__ = ["append_text", "write_text"]
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` as UTF-8, atomically (a temporary file, then a rename).
 
-    Missing parent directories are created. Raises :class:`~mondaytest.errors.HarnessError`
-    (exit 3) when the file cannot be written.
+    Missing parent directories are created. Raises :class:`~mondaytest.errors.InputError`
+    (exit 2) when the file cannot be written (the path is the user's).
     """
     target = Path(path)
     try:
@@ -32,9 +32,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
                 Path(tmp).unlink()
             raise
     except OSError as exc:
-        raise HarnessError(
-            f"cannot write the report: {exc.strerror or exc}",
-            location=Location(str(target)),
+        raise InputError(
+            f"cannot write {target}: {exc.strerror or exc}",
             hint="check the path and that its directory is writable",
         ) from None
     return target
@@ -47,9 +46,8 @@ def append_text(path: str | os.PathLike[str], text: str) -> Path:
         with target.open("a", encoding="utf-8", newline="") as fh:
             fh.write(text)
     except OSError as exc:
-        raise HarnessError(
-            f"cannot append to the file: {exc.strerror or exc}",
-            location=Location(str(target)),
+        raise InputError(
+            f"cannot write {target}: {exc.strerror or exc}",
             hint="check the path and that it is writable",
         ) from None
     return target
