@@ -492,3 +492,14 @@ def test_nothing_personal_in_logs_or_errors(
     for secret in (SUBJECT, "customer-4711", RAW, "4711"):
         assert secret not in text
     assert "erased 1 record" in caplog.text
+
+
+def test_a_missing_vault_key_points_at_keygen_vault(tmp_path: Path) -> None:
+    from mondaytest.audit.vault import VaultKeyError, load_master_key
+
+    with pytest.raises(VaultKeyError) as info:
+        load_master_key(f"file:{tmp_path / 'vault.key'}")
+    assert "monday audit keygen --vault" in str(info.value)
+    with pytest.raises(VaultKeyError) as info:
+        load_master_key("env:MONDAY_NO_SUCH_VAULT_KEY", environ={})
+    assert "monday audit keygen --vault" in str(info.value)

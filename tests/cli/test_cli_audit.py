@@ -451,3 +451,29 @@ def test_unwritable_output_paths_are_input_errors(
     # an earlier export is updated in place
     assert main(["audit", "export", "--tiles", "tiles"]) == 0
     assert main(["audit", "export", "--tiles", "tiles"]) == 0
+
+
+def test_bad_verify_fsck_backup_arguments_are_input_errors(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey = _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "triage"}}\n' * 3)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "good.checkpoint"]) == 0
+    capsys.readouterr()
+    missing = str(proj.parent / "no-such-dir")
+    assert main(["audit", "verify", "--tiles", missing, "--vkey", vkey]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    Path("passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    Path("binary").write_bytes(b"\xff\xfe\x00garbage")
+    for name in ("passwd", "binary"):
+        assert main(["audit", "fsck", "--checkpoint", name]) == 2, name
+        err = capsys.readouterr().err
+        assert "is not a checkpoint note" in err
+        assert "internal error" not in err
+    assert main(["audit", "fsck", "--checkpoint", "good.checkpoint"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "backup", "/proc/x/y"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write /proc/x/y" in err
+    assert "store" not in err.split("—")[0]

@@ -545,6 +545,12 @@ class AuditLog:
         Raises :class:`~mondaytest.errors.CheckFailed` when the copy does not verify. The copy
         holds the vault's encrypted values too: erasures must reach backups by their expiry.
         """
+        parent = Path(path).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(
+                f"cannot write {path}: {parent} is not a directory you can write to",
+                hint="pass a backup path in an existing, writable directory",
+            )
         self.flush()
         self.store.backup(str(path))
         copy = open_store(f"sqlite:///{Path(path).resolve()}")

@@ -399,6 +399,11 @@ def verify_tiles_dir(
     level above, and that the tiles give the checkpoint's root. Raises :class:`TileError`
     (exit 1) naming the first thing that does not hold.
     """
+    if not Path(directory).is_dir():
+        raise InputError(
+            f"{directory} is not a directory",
+            hint="pass --tiles the directory `monday audit export --tiles` wrote",
+        )
     fetch = DirectoryTiles(directory)
     cp = open_checkpoint(fetch("checkpoint"), verifiers, origin=origin)
     reader = TileReader(cp.size, fetch, cache_tiles=4)

@@ -254,7 +254,7 @@ class MasterKey:
         if not text.startswith(MASTER_KEY_PREFIX):
             raise VaultKeyError(
                 f"{source} is not a vault master key (it must start with {MASTER_KEY_PREFIX})",
-                hint="create one with mondaytest.audit.vault.write_master_key",
+                hint="create one with `monday audit keygen --vault`",
             )
         try:
             raw = base64.b64decode(text[len(MASTER_KEY_PREFIX) :].encode("ascii"), validate=True)
@@ -330,11 +330,17 @@ def load_master_key(
         env = os.environ if environ is None else environ
         value = env.get(key_ref.target)
         if value is None or not value.strip():
-            raise VaultKeyError(f"environment variable {key_ref.target} is not set or empty")
+            raise VaultKeyError(
+                f"environment variable {key_ref.target} is not set or empty",
+                hint="create a vault key with `monday audit keygen --vault`",
+            )
         return MasterKey.parse(value, f"environment variable {key_ref.target}")
     path = Path(key_ref.target)
     if not path.exists():
-        raise VaultKeyError(f"vault key file {path} does not exist")
+        raise VaultKeyError(
+            f"vault key file {path} does not exist",
+            hint="create it with `monday audit keygen --vault`",
+        )
     problems = key_file_problems(path)
     if problems:
         if strict_permissions:

@@ -300,9 +300,22 @@ def receipt_cmd(
 
 
 def _saved_checkpoints(config: LogConfig, files: list[Path] | None) -> list[tuple[str, bytes]]:
+    from mondaytest.audit.checkpoint import peek_checkpoint
     from mondaytest.audit.witness import witnessed_checkpoint
 
-    saved = [(str(p), _read(p, "checkpoint")) for p in files or []]
+    saved: list[tuple[str, bytes]] = []
+    for path in files or []:
+        note = _read(path, "checkpoint")
+        try:
+            peek_checkpoint(note)
+        except NoteError as exc:
+            # Not a checkpoint at all is the user's input; a parsable one that does not
+            # match the log is still reported by fsck (exit 1).
+            raise InputError(
+                f"{path} is not a checkpoint note: {exc.message}",
+                hint="pass a file written by `monday audit checkpoint -o FILE`",
+            ) from None
+        saved.append((str(path), note))
     witnessed = witnessed_checkpoint(config.base_dir / config.witness_dir, config.origin)
     if witnessed is not None:
         saved.append(witnessed)
