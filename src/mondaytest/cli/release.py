@@ -293,32 +293,12 @@ def waiver_sign(
 ) -> None:
     """Sign a release waiver (a C2SP signed note) with your key from owners in monday.yaml."""
     from mondaytest.audit.keys import load_signer
-    from mondaytest.audit.note import NoteError, parse_vkey
-    from mondaytest.evals.release import sign_waiver
+    from mondaytest.evals.release import check_approver_key, sign_waiver
     from mondaytest.spec import load_spec
 
     loaded = load_spec(spec)
-    person = next((p for p in loaded.model.owners.everyone() if p.id == approver), None)
-    if person is None:
-        known = ", ".join(p.id for p in loaded.model.owners.everyone())
-        raise InputError(f"--approver {approver!r} is not in owners", hint=f"owners: {known}")
-    if person.key is None:
-        raise InputError(
-            f"{approver} has no signing key in monday.yaml",
-            hint=f"add your vkey as `key:` of {approver} under owners "
-            f"(`monday audit keygen --out FILE --origin {approver}` prints it)",
-        )
     signer = load_signer(key, base_dir=Path.cwd())
-    try:
-        expected = parse_vkey(person.key)
-    except NoteError as exc:
-        raise InputError(f"the key of {approver} in owners is malformed: {exc.message}") from None
-    if (expected.name, expected.public_key) != (signer.name, signer.public_key):
-        raise InputError(
-            f"the key {key} ({signer.name}+{signer.key_id.hex()}) is not {approver}'s key in "
-            f"monday.yaml ({expected.name}+{expected.key_id.hex()})",
-            hint="sign with the key whose vkey owners lists for you",
-        )
+    check_approver_key(loaded.model, approver, signer)
     note = sign_waiver(
         signer,
         model=model,

@@ -78,6 +78,7 @@ __all__ = [
     "Waiver",
     "WaiverFormatError",
     "WaiverRejected",
+    "check_approver_key",
     "find_approval",
     "gate_entries",
     "models_in_force",
@@ -459,6 +460,34 @@ def _now(now: datetime | None) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return moment.astimezone(UTC)
+
+
+def check_approver_key(spec: MondaySpec, approver: str, signer: Ed25519Signer) -> None:
+    """Refuse (exit 2) unless ``approver`` is in ``owners`` with ``signer``'s key as their ``key``.
+
+    Called before signing so a wrong key fails at once; :func:`verify_waiver` checks the same
+    when the waiver is used, so a waiver signed without this check is still refused then.
+    """
+    person = next((p for p in spec.owners.everyone() if p.id == approver), None)
+    if person is None:
+        known = ", ".join(p.id for p in spec.owners.everyone())
+        raise InputError(f"approver {approver!r} is not in owners", hint=f"owners: {known}")
+    if person.key is None:
+        raise InputError(
+            f"{approver} has no signing key in monday.yaml",
+            hint=f"add your vkey as `key:` of {approver} under owners "
+            f"(`monday audit keygen --out FILE --origin {approver}` prints it)",
+        )
+    try:
+        expected = parse_vkey(person.key)
+    except NoteError as exc:
+        raise InputError(f"the key of {approver} in owners is malformed: {exc.message}") from None
+    if (expected.name, expected.public_key) != (signer.name, signer.public_key):
+        raise InputError(
+            f"the signing key ({signer.name}+{signer.key_id.hex()}) is not {approver}'s key in "
+            f"monday.yaml ({expected.name}+{expected.key_id.hex()})",
+            hint="sign with the key whose vkey owners lists for you",
+        )
 
 
 def sign_waiver(
