@@ -19,6 +19,7 @@ from mondaytest.audit.entries import Entry, decode_entry
 from mondaytest.audit.note import Ed25519Verifier, NoteError, parse_vkey
 from mondaytest.audit.store import open_store, resolve_store_url
 from mondaytest.cli import state
+from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import ConfigError, InputError
 
@@ -29,21 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SpecOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--spec", help="Contract file (default: ./monday.yaml or a parent's).", show_default=False
-    ),
-]
-StoreOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store URL (overrides audit.store and MONDAY_DATABASE_URL).",
-        show_default=False,
-    ),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 VkeyOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mondaytest.cli import state
+from mondaytest.cli.options import FormatOpt, SpecOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError, MondayError
 
@@ -34,13 +35,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Eval suites: run, show, list, compare, flakiness.", no_args_is_help=True)
 
-SpecOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--spec", help="The contract (default: ./monday.yaml or a parent's).", show_default=False
-    ),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
 CommentOpt = Annotated[
     Path | None,

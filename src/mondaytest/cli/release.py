@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mondaytest.cli import state
+from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import InputError
 
@@ -34,21 +35,6 @@ waiver_app = typer.Typer(
 )
 release_app.add_typer(waiver_app, name="waiver")
 
-SpecOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--spec", help="The contract (default: ./monday.yaml or a parent's).", show_default=False
-    ),
-]
-StoreOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store URL (overrides audit.store and MONDAY_DATABASE_URL).",
-        show_default=False,
-    ),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="Model id.", show_default=False)]
 VersionOpt = Annotated[str, typer.Option("--version", help="Model version.", show_default=False)]
 SuiteOpt = Annotated[

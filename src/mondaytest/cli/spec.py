@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from mondaytest.cli import state
+from mondaytest.cli.options import FormatOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.spec import git_info, load_spec
 from mondaytest.spec.digest import resolved_data
@@ -32,7 +33,6 @@ SpecArg = Annotated[
         show_default=False,
     ),
 ]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 
 
 @app.command("validate")
