@@ -31,7 +31,7 @@ from mondaytest.audit.note import (
     parse_signer_key,
     parse_vkey,
 )
-from mondaytest.errors import ConfigError, InputError
+from mondaytest.errors import ConfigError, InputError, MondayError
 
 __all__ = [
     "InsecureKeyFileWarning",
@@ -44,7 +44,9 @@ __all__ = [
     "key_file_problems",
     "load_signer",
     "parse_key_ref",
+    "read_secret",
     "vkey_of",
+    "write_secret_file",
     "write_signer_key",
 ]
 
@@ -149,41 +151,87 @@ def load_signer(
     A key file open to other users raises :class:`KeyFileError` with ``strict_permissions``,
     and otherwise emits an :class:`InsecureKeyFileWarning`.
     """
-    key_ref = parse_key_ref(ref, base_dir)
+    text, source = read_secret(
+        parse_key_ref(ref, base_dir),
+        environ=environ,
+        strict_permissions=strict_permissions,
+        what="key file",
+        error=KeyFileError,
+        env_hint="set {var} to the content of a key file (PRIVATE+KEY+…)",
+        missing_hint="create it with `monday audit keygen`, or fix audit.key in monday.yaml",
+    )
+    return _parse(text, source)
+
+
+def read_secret(
+    key_ref: KeyRef,
+    *,
+    environ: Mapping[str, str] | None,
+    strict_permissions: bool,
+    what: str,
+    error: type[MondayError],
+    env_hint: str,
+    missing_hint: str,
+) -> tuple[str, str]:
+    """The text behind a ``file:``/``env:`` reference and a description of where it came from.
+
+    Shared by every secret Monday loads (log keys, the vault master key); ``error`` is the
+    error class raised, ``what`` names the file in messages, and ``{var}`` in ``env_hint`` is
+    replaced by the variable's name. The secret itself never appears in a message.
+    """
     if key_ref.kind == "env":
         env = os.environ if environ is None else environ
         value = env.get(key_ref.target)
         if value is None or not value.strip():
-            raise KeyFileError(
+            raise error(
                 f"environment variable {key_ref.target} is not set or empty",
-                hint=f"set {key_ref.target} to the content of a key file (PRIVATE+KEY+…)",
+                hint=env_hint.format(var=key_ref.target),
             )
-        return _parse(value, f"environment variable {key_ref.target}")
+        return value, f"environment variable {key_ref.target}"
     path = Path(key_ref.target)
     if not path.exists():
-        raise KeyFileError(
-            f"key file {path} does not exist",
-            hint="create it with `monday audit keygen`, or fix audit.key in monday.yaml",
-        )
+        raise error(f"{what} {path} does not exist", hint=missing_hint)
     problems = key_file_problems(path)
     if problems:
         if strict_permissions:
-            raise KeyFileError(f"unsafe key file: {'; '.join(problems)}")
-        warnings.warn(
-            f"unsafe key file: {'; '.join(problems)}", InsecureKeyFileWarning, stacklevel=2
-        )
+            raise error(f"unsafe {what}: {'; '.join(problems)}")
+        warnings.warn(f"unsafe {what}: {'; '.join(problems)}", InsecureKeyFileWarning, stacklevel=3)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise KeyFileError(f"cannot read key file {path}: {reason}") from None
-    return _parse(text, f"key file {path}")
+        raise error(f"cannot read {what} {path}: {reason}") from None
+    return text, f"{what} {path}"
 
 
 def write_signer_key(path: Path | str, signer: Ed25519Signer, *, overwrite: bool = False) -> Path:
     """Write ``signer`` to ``path`` with mode 0600 (parent directories are created 0700).
 
     Refuses to replace an existing file unless ``overwrite`` (then the swap is atomic).
+    """
+    return write_secret_file(
+        path,
+        format_signer_key(signer) + "\n",
+        overwrite=overwrite,
+        what="key file",
+        error=KeyFileError,
+        exists_hint="remove it first, or use key rotation (`monday audit rotate-key`)",
+    )
+
+
+def write_secret_file(
+    path: Path | str,
+    text: str,
+    *,
+    overwrite: bool,
+    what: str,
+    error: type[MondayError],
+    exists_hint: str | None = None,
+) -> Path:
+    """Write a secret with mode 0600 (parents 0700), never replacing a file unless ``overwrite``.
+
+    Without ``overwrite`` the file is created exclusively (``O_EXCL``); with it, the new file is
+    written beside it and swapped in atomically. ``error`` is raised on failure.
     """
     p = Path(path)
     try:
@@ -194,17 +242,14 @@ def write_signer_key(path: Path | str, signer: Ed25519Signer, *, overwrite: bool
             target = str(p)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(
-            f"key file {p} already exists; not overwriting it",
-            hint="remove it first, or use key rotation (`monday audit rotate-key`)",
-        ) from None
+        raise error(f"{what} {p} already exists; not overwriting it", hint=exists_hint) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot create key file {p}: {exc.strerror}") from None
+        raise error(f"cannot create {what} {p}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             if hasattr(os, "fchmod"):
                 os.fchmod(fh.fileno(), 0o600)
-            fh.write(format_signer_key(signer) + "\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         if overwrite:
@@ -212,7 +257,7 @@ def write_signer_key(path: Path | str, signer: Ed25519Signer, *, overwrite: bool
     except OSError as exc:
         with contextlib.suppress(OSError):
             Path(target).unlink()
-        raise KeyFileError(f"cannot write key file {p}: {exc.strerror}") from None
+        raise error(f"cannot write {what} {p}: {exc.strerror}") from None
     return p
 
 

@@ -43,14 +43,11 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import sqlite3
-import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,7 +58,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mondaytest._util.canonical import ProfileError, canonical_json
-from mondaytest.audit.keys import InsecureKeyFileWarning, key_file_problems, parse_key_ref
+from mondaytest.audit.keys import parse_key_ref, read_secret, write_secret_file
 from mondaytest.errors import CheckFailed, ConfigError, InputError, StoreError
 
 __all__ = [
@@ -280,31 +277,13 @@ def write_master_key(path: Path | str, *, overwrite: bool = False) -> MasterKey:
     use makes everything in it unreadable).
     """
     key = MasterKey.generate()
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if overwrite:
-            fd, target = tempfile.mkstemp(prefix=".tmp-", suffix=".key", dir=p.parent)
-        else:
-            target = str(p)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise VaultKeyError(f"vault key file {p} already exists; not overwriting it") from None
-    except OSError as exc:
-        raise VaultKeyError(f"cannot create vault key file {p}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), 0o600)
-            fh.write(key.text() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            Path(target).replace(p)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            Path(target).unlink()
-        raise VaultKeyError(f"cannot write vault key file {p}: {exc.strerror}") from None
+    write_secret_file(
+        path,
+        key.text() + "\n",
+        overwrite=overwrite,
+        what="vault key file",
+        error=VaultKeyError,
+    )
     return key
 
 
@@ -326,34 +305,16 @@ def load_master_key(
             "the vault key reference is not file:PATH or env:VAR",
             hint="e.g. file:.monday/keys/vault.key or env:MONDAY_VAULT_KEY",
         ) from None
-    if key_ref.kind == "env":
-        env = os.environ if environ is None else environ
-        value = env.get(key_ref.target)
-        if value is None or not value.strip():
-            raise VaultKeyError(
-                f"environment variable {key_ref.target} is not set or empty",
-                hint="create a vault key with `monday audit keygen --vault`",
-            )
-        return MasterKey.parse(value, f"environment variable {key_ref.target}")
-    path = Path(key_ref.target)
-    if not path.exists():
-        raise VaultKeyError(
-            f"vault key file {path} does not exist",
-            hint="create it with `monday audit keygen --vault`",
-        )
-    problems = key_file_problems(path)
-    if problems:
-        if strict_permissions:
-            raise VaultKeyError(f"unsafe vault key file: {'; '.join(problems)}")
-        warnings.warn(
-            f"unsafe vault key file: {'; '.join(problems)}", InsecureKeyFileWarning, stacklevel=2
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise VaultKeyError(f"cannot read vault key file {path}: {reason}") from None
-    return MasterKey.parse(text, f"vault key file {path}")
+    text, source = read_secret(
+        key_ref,
+        environ=environ,
+        strict_permissions=strict_permissions,
+        what="vault key file",
+        error=VaultKeyError,
+        env_hint="create a vault key with `monday audit keygen --vault`",
+        missing_hint="create it with `monday audit keygen --vault`",
+    )
+    return MasterKey.parse(text, source)
 
 
 # --- storage ------------------------------------------------------------------------------
