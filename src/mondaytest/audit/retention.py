@@ -8,7 +8,9 @@ Enforcing retention does two things, recorded in one ``retention`` entry:
 - **vault material** created before the cut-off is deleted (:meth:`Vault.expire`), so raw
   personal values do not outlive the period.
 
-The minimum index is set in the same transaction that appends the ``retention`` entry.
+The minimum index is set in the same transaction that appends the ``retention`` entry. When
+the log's key is loaded, a checkpoint covering that entry is published right after, so a tiles
+export can prune at once and prove why (``verify --tiles`` reads the entry).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def enforce_retention(
         (entry,) = Sequencer(log.store, log.origin).append(
             [log.draft("retention", payload)], meta={"min_index": str(target)}
         )
+        if log.signers:
+            log.checkpoint()
     return RetentionResult(
         policy=policy,
         cutoff=cutoff_ts,

@@ -10,11 +10,19 @@ is at most 65,535 bytes.
 This module encodes and decodes all of that, builds tile bytes from any
 :class:`~mondaytest.audit.merkle.HashReader`, writes a static export directory, and reads one
 back as a :class:`TileReader` (a ``HashReader``) so proofs and roots can be checked offline.
+
+Pruning (tlog-tiles "Pruning"): a log keeps a *minimum index*; it may stop serving an entry
+bundle whose end index is at or below it. :func:`export_tiles` leaves out exactly those bundles
+when given ``min_index`` (a bundle that straddles the minimum index holds served entries, so it
+is written whole), and always writes every hash tile, so every root and proof stays computable.
+:func:`verify_tiles` accepts an absent bundle only when the minimum index that the verified
+entries themselves declare lies at or above its end index.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,12 +40,15 @@ __all__ = [
     "DirectoryTiles",
     "TileError",
     "TileFormatError",
+    "TileMissingError",
     "TileReader",
     "TileRef",
+    "TilesReport",
     "bundles_for_size",
     "decode_bundle",
     "encode_bundle",
     "entries_path",
+    "export_directory",
     "export_tiles",
     "format_index",
     "parse_tile_path",
@@ -46,6 +57,7 @@ __all__ = [
     "tile_path",
     "tile_width",
     "tiles_for_size",
+    "verify_tiles",
     "verify_tiles_dir",
 ]
 
@@ -67,6 +79,10 @@ class TileFormatError(InputError):
 
 class TileError(CheckFailed):
     """A tiles export does not verify: a tile or bundle is missing, damaged or inconsistent."""
+
+
+class TileMissingError(TileError):
+    """A tile, bundle or the checkpoint is absent from an export directory."""
 
 
 # --- paths --------------------------------------------------------------------------------
@@ -261,9 +277,19 @@ class DirectoryTiles:
         try:
             return (self.directory / path).read_bytes()
         except FileNotFoundError:
-            raise TileError(f"{path} is missing from {self.directory}") from None
+            raise TileMissingError(f"{path} is missing from {self.directory}") from None
         except OSError as exc:
             raise TileError(f"cannot read {path} in {self.directory}: {exc.strerror}") from None
+
+
+def export_directory(directory: Path | str) -> DirectoryTiles:
+    """A :class:`DirectoryTiles` over an export; :class:`InputError` if it is no directory."""
+    if not Path(directory).is_dir():
+        raise InputError(
+            f"{directory} is not a directory",
+            hint="pass --tiles the directory `monday audit export --tiles` wrote",
+        )
+    return DirectoryTiles(directory)
 
 
 class TileReader:
@@ -345,13 +371,21 @@ def export_tiles(
     *,
     checkpoint_note: bytes | None = None,
     entries: Callable[[int, int], Sequence[bytes]] | None = None,
+    min_index: int = 0,
 ) -> int:
     """Write a static tlog-tiles directory for a tree of ``size``; return the files written.
 
     Hash tiles come from ``reader``; with ``entries(start, count)`` (returning the entry bytes
     of ``[start, start + count)``) the entry bundles are written too, and with
     ``checkpoint_note`` the ``checkpoint`` file (it should be the signed checkpoint of ``size``).
+
+    ``min_index`` is the log's minimum index (tlog-tiles pruning): bundles whose end index is
+    at or below it are not written (and removed when an earlier export left them behind). The
+    bundle that straddles it is written whole, since it holds entries that are still served.
+    Every hash tile is written whatever the minimum index.
     """
+    if isinstance(min_index, bool) or not isinstance(min_index, int) or not 0 <= min_index <= size:
+        raise TileFormatError(f"minimum index {min_index!r} is not between 0 and the size {size}")
     root = Path(directory)
     written = 0
 
@@ -374,6 +408,9 @@ def export_tiles(
         write(ref.path, tile_bytes(ref.level, ref.index, ref.width, reader))
     if entries is not None:
         for ref in bundles_for_size(size):
+            if (ref.index + 1) * TILE_WIDTH <= min_index:
+                _remove_pruned(root / ref.path)
+                continue
             batch = entries(ref.index * TILE_WIDTH, ref.width)
             if len(batch) != ref.width:
                 raise TileFormatError(
@@ -385,32 +422,72 @@ def export_tiles(
     return written
 
 
-def verify_tiles_dir(
+def _remove_pruned(path: Path) -> None:
+    """Delete a bundle (and any partial version of it) an earlier export wrote before its
+    entries were pruned."""
+    partials = path.with_name(path.name + ".p")
+    try:
+        path.unlink(missing_ok=True)
+        if partials.is_dir():
+            shutil.rmtree(partials)
+    except OSError as exc:
+        raise InputError(
+            f"cannot remove the pruned entry bundle {path}: {exc.strerror or exc}",
+            hint="pass --tiles a directory you can write to",
+        ) from None
+
+
+@dataclass(frozen=True)
+class TilesReport:
+    """What :func:`verify_tiles` checked."""
+
+    checkpoint: Checkpoint
+    """The verified checkpoint the export was made at."""
+    entries_checked: int
+    """Entries hashed against their leaf hashes (0 without ``check_entries``)."""
+    min_index: int = 0
+    """The minimum index the checked entries declare (0: the log is not pruned)."""
+    pruned: int = 0
+    """Entries whose bundles are absent because they lie below :attr:`min_index`."""
+
+
+def verify_tiles(
     directory: Path | str,
     verifiers: Iterable[NoteVerifier],
     *,
     origin: str | None = None,
     check_entries: bool = True,
-) -> Checkpoint:
-    """Verify an exported tiles directory against trusted keys; return its checkpoint.
+    declared_min_index: Callable[[bytes], int | None] | None = None,
+) -> TilesReport:
+    """Verify an exported tiles directory against trusted keys; say what was checked.
 
     Checks the ``checkpoint`` signature, that every entry hashes to its leaf in the level-0
     tiles (with ``check_entries``), that every full tile hashes to its parent hash in the
     level above, and that the tiles give the checkpoint's root. Raises :class:`TileError`
     (exit 1) naming the first thing that does not hold.
+
+    ``declared_min_index(entry)`` returns the minimum index an entry declares (a retention
+    record), else None. With it, an absent entry bundle is accepted when the highest minimum
+    index declared by the verified entries is at or above the bundle's end index (tlog-tiles
+    pruning); any other absent bundle is an error. Without it every bundle must be present.
     """
-    if not Path(directory).is_dir():
-        raise InputError(
-            f"{directory} is not a directory",
-            hint="pass --tiles the directory `monday audit export --tiles` wrote",
-        )
-    fetch = DirectoryTiles(directory)
+    fetch = export_directory(directory)
     cp = open_checkpoint(fetch("checkpoint"), verifiers, origin=origin)
     reader = TileReader(cp.size, fetch, cache_tiles=4)
+    checked = 0
+    min_index = 0
+    absent: list[tuple[TileRef, TileMissingError]] = []
     if check_entries:
         for ref in bundles_for_size(cp.size):
             try:
-                items = decode_bundle(fetch(ref.path), ref.width)
+                data = fetch(ref.path)
+            except TileMissingError as exc:
+                if declared_min_index is None:
+                    raise
+                absent.append((ref, exc))
+                continue
+            try:
+                items = decode_bundle(data, ref.width)
             except TileFormatError as exc:
                 raise TileError(f"{ref.path}: {exc.message}") from None
             leaves = reader.tile(0, ref.index)
@@ -420,6 +497,32 @@ def verify_tiles_dir(
                         f"entry {ref.index * TILE_WIDTH + i} in {ref.path} does not match its "
                         f"leaf hash in {tile_path(0, ref.index, ref.width)}"
                     )
+                if declared_min_index is not None:
+                    declared = declared_min_index(entry)
+                    if declared is not None:
+                        min_index = max(min_index, declared)
+            checked += len(items)
+        unjustified = [
+            (ref, exc) for ref, exc in absent if (ref.index + 1) * TILE_WIDTH > min_index
+        ]
+        if unjustified:
+            first, missing = unjustified[0]
+            many = len(unjustified) > 1
+            it = "they hold" if many else "it holds"
+            why = (
+                f"{it} entries at or above the log's minimum index {min_index}, which must "
+                "be served"
+                if min_index
+                else "no entry in the export declares a minimum index that prunes "
+                + ("them" if many else "it")
+            )
+            what = (
+                f"{len(unjustified)} entry bundles are missing from {directory} "
+                f"({first.path} … {unjustified[-1][0].path})"
+                if many
+                else missing.message
+            )
+            raise TileMissingError(f"{what} ({why})")
     for ref in tiles_for_size(cp.size):
         if ref.partial:
             continue
@@ -430,4 +533,18 @@ def verify_tiles_dir(
             )
     if root_at(cp.size, reader) != cp.root:
         raise TileError(f"the tiles do not hash to the checkpoint's root (size {cp.size})")
-    return cp
+    return TilesReport(cp, checked, min_index, sum(ref.width for ref, _ in absent))
+
+
+def verify_tiles_dir(
+    directory: Path | str,
+    verifiers: Iterable[NoteVerifier],
+    *,
+    origin: str | None = None,
+    check_entries: bool = True,
+) -> Checkpoint:
+    """Verify an exported tiles directory with every bundle present; return its checkpoint.
+
+    :func:`verify_tiles` without pruning; see there.
+    """
+    return verify_tiles(directory, verifiers, origin=origin, check_entries=check_entries).checkpoint

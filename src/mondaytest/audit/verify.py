@@ -11,6 +11,12 @@
 - optionally, checkpoints saved elsewhere (a witness directory, an auditor's copy): a store
   rolled back to an older copy, truncated or rewritten no longer matches them.
 
+:func:`verify_store` and :func:`verify_tiles_export` add a C2SP trust policy on top: the
+latest checkpoint (the store's newest, or the export's ``checkpoint`` file) must be signed by
+one of the policy's logs and carry enough witness cosignatures for its quorum
+(:meth:`~mondaytest.audit.policy.Policy.check`, the same evaluation receipts get), and then
+the whole store or export is verified as without a policy.
+
 It reports every problem it finds (up to a limit) in index order; :attr:`FsckReport.first_bad`
 is the first bad entry index. It streams the store: memory stays O(log n).
 """
@@ -21,6 +27,7 @@ import bisect
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
 from mondaytest.audit.entries import ENTRY_SCHEMA, EntryFormatError, decode_entry
@@ -36,16 +43,21 @@ from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, pars
 from mondaytest.audit.policy import Policy, PolicyResult
 from mondaytest.audit.receipt import Receipt, VerifiedReceipt, parse_receipt, verify_receipt
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
+from mondaytest.audit.tiles import TilesReport, export_directory, verify_tiles
 from mondaytest.errors import CheckFailed, InputError, MondayError
 
 __all__ = [
     "Finding",
     "FsckReport",
     "check_consistency",
+    "check_latest_checkpoint",
     "follow_rotations",
     "fsck",
+    "retention_min_index",
     "verify_receipt_bytes",
     "verify_receipt_policy",
+    "verify_store",
+    "verify_tiles_export",
 ]
 
 _JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -439,3 +451,93 @@ def check_consistency(
             hint="the log was rewritten between them (or they belong to different logs)",
         ) from None
     return old, new, proof
+
+
+# --- whole store and tiles export, optionally under a trust policy --------------------------
+
+
+def retention_min_index(entry: bytes) -> int | None:
+    """The minimum index a ``retention`` entry declares; None for any other entry (or junk)."""
+    if b'"retention"' not in entry:
+        return None
+    try:
+        decoded = decode_entry(entry)
+    except MondayError:
+        return None
+    if decoded.kind != "retention":
+        return None
+    value = decoded.payload.get("min_index")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def check_latest_checkpoint(
+    store: AuditStore,
+    policy: Policy,
+    *,
+    origin: str | None = None,
+    log_keys: Sequence[NoteVerifier] = (),
+) -> PolicyResult:
+    """Check the store's newest checkpoint against ``policy`` (log key and witness quorum).
+
+    ``origin`` pins the log (default: the store's); ``log_keys`` add trusted log keys the
+    policy does not list. Raises :class:`~mondaytest.audit.policy.QuorumNotMet` (exit 1)
+    naming the quorum and the cosignatures found, or another ``CheckFailed`` when there is no
+    checkpoint or no trusted log signature.
+    """
+    latest = store.latest_checkpoint()
+    if latest is None:
+        raise CheckFailed(
+            f"the log has no checkpoint, so nothing satisfies policy {policy.source}",
+            hint="publish one with `monday audit checkpoint` and have the witnesses cosign it",
+        )
+    return policy.check(latest.note, origin=origin or store.origin(), log_keys=log_keys)
+
+
+def verify_store(
+    store: AuditStore,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    saved: Iterable[tuple[str, bytes]] = (),
+    deep: bool = False,
+    policy: Policy | None = None,
+) -> tuple[FsckReport, PolicyResult | None]:
+    """Verify a whole store: the policy on its newest checkpoint (if any), then :func:`fsck`.
+
+    ``verifiers`` are the trusted log keys; with a ``policy`` they may be empty, and the
+    policy's logs for the origin are trusted as well. The caller raises for the report's
+    problems (:meth:`FsckReport.raise_for_problems`); a policy that is not met raises here.
+    """
+    result: PolicyResult | None = None
+    trusted = list(verifiers)
+    if policy is not None:
+        result = check_latest_checkpoint(store, policy, origin=origin, log_keys=verifiers)
+        trusted += policy.log_verifiers(result.checkpoint.origin)
+    report = fsck(store, trusted, origin=origin, saved=saved, deep=deep)
+    return report, result
+
+
+def verify_tiles_export(
+    directory: Path | str,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    policy: Policy | None = None,
+) -> tuple[TilesReport, PolicyResult | None]:
+    """Verify a ``monday audit export --tiles`` directory, optionally under a trust policy.
+
+    With ``policy``, the export's ``checkpoint`` must satisfy it first (``verifiers`` then only
+    add log keys the policy does not list). Then every tile and every served entry is checked;
+    entry bundles below the minimum index that the log's own ``retention`` entries declare may
+    be absent (tlog-tiles pruning), any other absent bundle fails.
+    """
+    result: PolicyResult | None = None
+    trusted = list(verifiers)
+    if policy is not None:
+        note = export_directory(directory)("checkpoint")
+        result = policy.check(note, origin=origin, log_keys=verifiers)
+        trusted += policy.log_verifiers(result.checkpoint.origin)
+    report = verify_tiles(directory, trusted, origin=origin, declared_min_index=retention_min_index)
+    return report, result

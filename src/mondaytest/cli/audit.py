@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from mondaytest.audit.policy import Policy
 
 __all__ = ["app"]
 
@@ -85,6 +88,36 @@ def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | Non
             hint="pass --vkey, or record audit.vkey with `monday audit keygen`",
         )
     return config
+
+
+def _policy_config(spec: Path | None, store: str | None, vkeys: list[str] | None) -> LogConfig:
+    """Config for verifying a store under a policy: the policy names the log keys, so neither
+    ``--vkey`` nor a contract vkey is needed; with ``--store`` alone the origin is the store's."""
+    if vkeys:
+        return _offline_config(spec, store, vkeys)
+    if store is not None and spec is None:
+        from mondaytest.audit.store.sqlite import sqlite_path_from_url
+
+        url = resolve_store_url(None, store)
+        if not url.startswith(("postgresql:", "postgres:")):
+            path, _options = sqlite_path_from_url(url)
+            if not path.is_file():
+                raise InputError(
+                    f"{store}: there is no store at {path}",
+                    hint="pass --store the database `monday audit` writes (audit.store)",
+                )
+        handle = open_store(url)
+        try:
+            origin = handle.origin()
+        finally:
+            handle.close()
+        if origin is None:
+            raise InputError(
+                f"{store} holds no audit log",
+                hint="pass --store the database `monday audit` writes (audit.store)",
+            )
+        return LogConfig(origin=origin, store_url=url)
+    return _config(spec, store)
 
 
 def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
@@ -315,36 +348,45 @@ DeepOpt = Annotated[
 
 
 def _run_fsck(
-    config: LogConfig, files: list[Path] | None, fmt: OutputFormat, verb: str, deep: bool
+    config: LogConfig,
+    files: list[Path] | None,
+    fmt: OutputFormat,
+    verb: str,
+    deep: bool,
+    *,
+    policy: Policy | None = None,
+    verifiers: list[Ed25519Verifier] | None = None,
 ) -> None:
     import base64
 
-    from mondaytest.audit.verify import fsck
+    from mondaytest.audit.verify import verify_store
 
     handle = open_store(config.store_url, base_dir=config.base_dir)
     try:
-        report = fsck(
+        report, result = verify_store(
             handle,
-            config.verifiers(),
+            config.verifiers() if verifiers is None else verifiers,
             origin=config.origin,
             saved=_saved_checkpoints(config, files),
             deep=deep,
+            policy=policy,
         )
     finally:
         handle.close()
     if fmt is OutputFormat.json:
-        _emit_json(
-            {
-                "ok": report.ok,
-                "origin": report.origin,
-                "size": report.size,
-                "checkpoints": report.checkpoints,
-                "saved_checkpoints": report.saved,
-                "root": base64.b64encode(report.root or b"").decode(),
-                "first_bad_index": report.first_bad,
-                "problems": [{"index": f.index, "message": f.message} for f in report.findings],
-            }
-        )
+        data: dict[str, Any] = {
+            "ok": report.ok,
+            "origin": report.origin,
+            "size": report.size,
+            "checkpoints": report.checkpoints,
+            "saved_checkpoints": report.saved,
+            "root": base64.b64encode(report.root or b"").decode(),
+            "first_bad_index": report.first_bad,
+            "problems": [{"index": f.index, "message": f.message} for f in report.findings],
+        }
+        if result is not None:
+            data["policy"] = result.describe()
+        _emit_json(data)
     else:
         out = state.console()
         if report.ok:
@@ -352,6 +394,8 @@ def _run_fsck(
                 f"✓ {verb}: {report.size} entries of {report.origin} recomputed; "
                 f"{report.checkpoints} signed checkpoint(s) and {report.saved} saved "
                 f"checkpoint(s) match; root {base64.b64encode(report.root or b'').decode()}"
+                + (f"; {result.describe()}" if result is not None else ""),
+                markup=False,
             )
         else:
             for f in report.findings[:20]:
@@ -405,7 +449,8 @@ def verify_cmd(
         Path | None,
         typer.Option(
             "--policy",
-            help="C2SP tlog-policy file: trusted logs, witnesses and the quorum (receipts).",
+            help="C2SP tlog-policy file: trusted logs, witnesses and the quorum the checkpoint "
+            "(of the receipt, the tiles export or the store) must meet.",
             show_default=False,
         ),
     ] = None,
@@ -415,16 +460,17 @@ def verify_cmd(
     """Verify offline, against a vkey or a policy: a receipt, a tiles directory, or a store."""
     import base64
 
+    from mondaytest.audit.policy import load_policy
+
+    trust = load_policy(policy) if policy is not None else None
     if receipt is not None:
         from mondaytest.audit.verify import verify_receipt_bytes, verify_receipt_policy
 
         quorum = ""
-        if policy is not None:
-            from mondaytest.audit.policy import load_policy
-
+        if trust is not None:
             ok, result = verify_receipt_policy(
                 _read(receipt, "receipt"),
-                load_policy(policy),
+                trust,
                 entry=_read(entry, "entry") if entry else None,
                 log_keys=_parse_vkeys(vkey) if vkey else (),
             )
@@ -473,27 +519,57 @@ def verify_cmd(
             )
         return
     if tiles is not None:
-        from mondaytest.audit.tiles import verify_tiles_dir
+        from mondaytest.audit.verify import verify_tiles_export
 
-        trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
-        cp = verify_tiles_dir(tiles, trusted)
-        if fmt is OutputFormat.json:
-            _emit_json(
-                {
-                    "ok": True,
-                    "origin": cp.origin,
-                    "size": cp.size,
-                    "root": base64.b64encode(cp.root).decode(),
-                }
-            )
+        if vkey:
+            trusted = _parse_vkeys(vkey)
+        elif trust is not None:
+            trusted = []  # the policy names the log keys
         else:
+            trusted = _offline_config(spec, store, None).verifiers()
+        report, verdict = verify_tiles_export(tiles, trusted, policy=trust)
+        cp = report.checkpoint
+        root = base64.b64encode(cp.root).decode()
+        if fmt is OutputFormat.json:
+            data: dict[str, Any] = {
+                "ok": True,
+                "origin": cp.origin,
+                "size": cp.size,
+                "root": root,
+                "entries_checked": report.entries_checked,
+                "min_index": report.min_index,
+                "pruned": report.pruned,
+            }
+            if verdict is not None:
+                data["policy"] = verdict.describe()
+            _emit_json(data)
+        else:
+            pruned = (
+                f"; {report.pruned} entries below the minimum index {report.min_index} are "
+                "pruned (their bundles are not served)"
+                if report.pruned
+                else ""
+            )
             state.console().print(
                 f"✓ tiles in {tiles}: {cp.size} entries of {cp.origin} match their tiles and the "
-                f"signed checkpoint (root {base64.b64encode(cp.root).decode()})",
+                f"signed checkpoint (root {root}); {report.entries_checked} entries checked "
+                f"against their leaf hashes{pruned}"
+                + (f"; {verdict.describe()}" if verdict is not None else ""),
                 markup=False,
             )
         return
-    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified", deep)
+    if trust is None:
+        _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified", deep)
+        return
+    _run_fsck(
+        _policy_config(spec, store, vkey),
+        checkpoint,
+        fmt,
+        "verified",
+        deep,
+        policy=trust,
+        verifiers=_parse_vkeys(vkey) if vkey else [],
+    )
 
 
 @app.command("consistency")
