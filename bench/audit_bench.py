@@ -15,8 +15,11 @@ Every run, on the same bytes:
 - **proofs** at size N: ``mondaytest.audit.merkle.inclusion_proof`` read from the store vs
   pymerkle ``prove_inclusion`` (its subroot cache warm: the conservative comparison; the cold
   first proof is shown too);
-- **pipeline**: many threads each calling ``AuditLog.decision`` (sequenced: every call returns
-  once its entry is committed; checkpoints signed at most once a second, and at close);
+- **pipeline**: decisions recorded one call each through the public API, sequenced (every call
+  returns once its entry is committed; checkpoints signed at most once a second, and at close),
+  two ways: ``--tasks`` concurrent coroutines on one event loop awaiting
+  ``AuditLog.adecision`` (how an ASGI service records them; the key figure), and ``--threads``
+  threads calling ``AuditLog.decision`` (a threaded server);
 - **fsck**: ``mondaytest.audit.verify.fsck`` of the N-entry store (recompute every leaf, node,
   root and checkpoint signature);
 - **receipt at 1M entries**: the byte size of a ``tlog-proof`` receipt (entry included, as
@@ -27,6 +30,7 @@ Ratios are computed within each run, then the median over runs is reported.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import shutil
@@ -144,6 +148,26 @@ def monday_pipeline(cfg: LogConfig, items: Sequence[dict[str, Any]], threads: in
             log.close()  # the final signed checkpoint is part of the work
     if errors:
         raise errors[0]
+    return wall[0]
+
+
+def monday_pipeline_async(cfg: LogConfig, items: Sequence[dict[str, Any]], tasks: int) -> float:
+    """Seconds for ``tasks`` coroutines on one event loop to record ``items`` with
+    ``await AuditLog.adecision``."""
+    chunks = [items[i::tasks] for i in range(tasks)]
+
+    async def run(log: Any) -> None:
+        async def caller(chunk: Sequence[dict[str, Any]]) -> None:
+            for p in chunk:
+                await log.adecision(p)  # sequenced (the default): returns once committed
+
+        await asyncio.gather(*(caller(c) for c in chunks))
+
+    with open_log(cfg) as log:
+        log.checkpoint()  # genesis and a first checkpoint outside the timing
+        with stopwatch() as wall:
+            asyncio.run(run(log))
+            log.close()  # the final signed checkpoint is part of the work
     return wall[0]
 
 
@@ -288,7 +312,8 @@ def receipt_1m_real(cfg: LogConfig, report: Report, seed: int) -> int:
 def main() -> None:
     ap = bench_args(__doc__)
     ap.add_argument("--n", type=int, default=None, help="entries per run")
-    ap.add_argument("--threads", type=int, default=32, help="callers in the pipeline run")
+    ap.add_argument("--threads", type=int, default=32, help="threads in the threaded pipeline")
+    ap.add_argument("--tasks", type=int, default=1024, help="coroutines in the event-loop pipeline")
     ap.add_argument("--proofs", type=int, default=None, help="inclusion proofs sampled")
     ap.add_argument(
         "--receipt-1m",
@@ -329,7 +354,13 @@ def main() -> None:
         "decisions via API vs floor (rate ratio)",
         unit="×",
         target=0.25,
-        note=f"{args.threads} threads calling decision(), sequenced",
+        note=f"{args.tasks} coroutines awaiting adecision(), sequenced",
+    )
+    report.figure(
+        "pipeline_threads_vs_floor",
+        "  … threads calling decision() vs floor",
+        unit="×",
+        note=f"{args.threads} threads, sequenced",
     )
     report.figure("fsck_vs_floor", "fsck vs floor (rate ratio)", unit="×", target=0.25)
     report.figure(
@@ -344,7 +375,10 @@ def main() -> None:
             else "1M synthesised leaf hashes + real entry and signed checkpoint"
         ),
     )
-    report.figure("decisions_per_s", "decisions/s via API (sequenced)", unit="/s")
+    report.figure("decisions_per_s", "decisions/s via API (sequenced, event loop)", unit="/s")
+    report.figure(
+        "decisions_threads_per_s", "decisions/s via API (sequenced, threads)", key=None, unit="/s"
+    )
     report.figure("monday_bulk_per_s", "Monday bulk append, entries/s", key=None, unit="/s")
     report.figure(
         "monday_bulk_append_only_per_s",
@@ -436,10 +470,14 @@ def main() -> None:
                     report.add("proof_vs_pymerkle", pm["proof_warm_median_s"] / proofs["proof_s"])
                     report.add("proof_vs_pymerkle_cold", pm["proof_cold_s"] / proofs["proof_s"])
 
-            wall = monday_pipeline(ws.config("pipeline"), pipe_items, args.threads)
+            wall = monday_pipeline_async(ws.config("pipeline"), pipe_items, args.tasks)
             rate = n_pipe / wall
             report.add("decisions_per_s", rate)
             report.add("pipeline_vs_floor", rate / floor_rate)
+            wall = monday_pipeline(ws.config("pipeline"), pipe_items, args.threads)
+            rate = n_pipe / wall
+            report.add("decisions_threads_per_s", rate)
+            report.add("pipeline_threads_vs_floor", rate / floor_rate)
 
         report.log(f"receipt at 1M entries ({receipt_mode})")
         if receipt_mode == "real":

@@ -185,7 +185,18 @@ _json = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(_json)
 def test_canonical_bytes_equal_rfc8785(value: object) -> None:
+    out = canonical_json(value)
+    assert out == rfc8785.dumps(value)
+    # and the stdlib's sorted compact dumps, which the profile was defined by
+    stdlib = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert out == stdlib.encode("utf-8")
+
+
+def test_canonical_escapes_every_control_character_like_jcs() -> None:
+    value = {"s": "".join(chr(c) for c in range(0x80)) + "\u2028\u2029\u00e9\U0001f600"}
     assert canonical_json(value) == rfc8785.dumps(value)
+    with pytest.raises(ProfileError, match="surrogate"):
+        canonical_json({"s": "\ud800"})
 
 
 @settings(max_examples=200, deadline=None)

@@ -166,3 +166,26 @@ def test_node_tiles_match_the_tree_for_any_batching(tmp_path: Path) -> None:
         store.subtree_hash(2, tree.size // 4)
     store.close()
     again.close()
+
+
+def test_interleaved_writers_keep_the_node_tiles_exact(tmp_path: Path) -> None:
+    """Two store objects (two processes' worth of caches) append in turns, with batches that
+    straddle tile boundaries: each must notice the other's appends instead of extending the
+    right-edge tiles it wrote last."""
+    rng = random.Random(11)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    stores = [open_store(url), open_store(url)]
+    seqs = [Sequencer(s, ORIGIN) for s in stores]
+    total = 0
+    while total < 2500:
+        who = rng.randrange(2)
+        n = rng.choice([1, 5, 200, 256, 300])
+        seqs[who].append([draft_decision({"decision": "d"}, origin=ORIGIN) for _ in range(n)])
+        total += n
+    tree = MemoryHashes(leaf_hash(r.body) for r in stores[0].entries())
+    assert tree.size == total
+    fresh = open_store(url)
+    for level in range(1, len(tree.levels)):
+        assert list(fresh.nodes(level)) == list(enumerate(tree.levels[level]))
+    for s in (*stores, fresh):
+        s.close()

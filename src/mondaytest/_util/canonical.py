@@ -8,10 +8,11 @@ implementation reproduces them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from mondaytest.errors import InputError
 
@@ -128,7 +129,11 @@ def _decimal_str(d: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = msgspec.json.Encoder(order="sorted")
+"""Compact, keys sorted, UTF-8 unescaped: byte for byte ``json.dumps(sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)`` inside the profile (tests check it against that and
+against ``rfc8785``), several times faster. Why msgspec: this encoder runs for every audit entry
+on the hot path, and the stdlib encoder was a fifth of a decision's cost."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -138,6 +143,6 @@ def canonical_json(value: Any) -> bytes:
     """
     check_profile(value)
     try:
-        return _ENCODER.encode(value).encode("utf-8")
+        return _ENCODER.encode(value)
     except UnicodeEncodeError:
         raise ProfileError("a string is not valid UTF-8 (lone surrogate)") from None

@@ -41,9 +41,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from json.encoder import encode_basestring as _json_str
 from typing import Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from pydantic_core import SchemaValidator
 from pydantic_core import ValidationError as CoreValidationError
@@ -560,7 +560,8 @@ def _uuid7_of(ms: int, rand: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_JSON = msgspec.json.Encoder(order="sorted")
+"""The canonical encoder (see :mod:`mondaytest._util.canonical`); returns UTF-8 bytes."""
 
 
 @dataclass(frozen=True)
@@ -812,7 +813,7 @@ def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, wh
 
 
 _TYPE_MEMBER = {"decision": b'"type":"decision"', "state_change": b'"type":"state_change"'}
-_V_MEMBER = b'"v":' + _json_str(ENTRY_SCHEMA).encode()
+_V_MEMBER = b'"v":' + _JSON.encode(ENTRY_SCHEMA)
 
 
 def _envelope(
@@ -853,18 +854,18 @@ def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
         raise ProfileError(f"unexpected envelope keys {sorted(fields)}")
     before: list[bytes] = []
     if "actor" in fields:
-        before.append(b'"actor":' + _JSON.encode(fields["actor"]).encode("utf-8"))
+        before.append(b'"actor":' + _JSON.encode(fields["actor"]))
     if "config" in fields:
-        before.append(b'"config":' + _JSON.encode(fields["config"]).encode("utf-8"))
-    middle = b'"id":' + _JSON.encode(fields["id"]).encode("utf-8")
+        before.append(b'"config":' + _JSON.encode(fields["config"]))
+    middle = b'"id":' + _JSON.encode(fields["id"])
     after: list[bytes] = []
     if "kind" in fields:
-        after.append(b'"kind":' + _JSON.encode(fields["kind"]).encode("utf-8"))
-    after.append(b'"log":' + _JSON.encode(fields["log"]).encode("utf-8"))
-    after.append(b'"payload":' + _JSON.encode(fields["payload"]).encode("utf-8"))
-    after.append(b'"ts":' + _JSON.encode(fields["ts"]).encode("utf-8"))
-    after.append(b'"type":' + _JSON.encode(fields["type"]).encode("utf-8"))
-    after.append(b'"v":' + _JSON.encode(fields["v"]).encode("utf-8"))
+        after.append(b'"kind":' + _JSON.encode(fields["kind"]))
+    after.append(b'"log":' + _JSON.encode(fields["log"]))
+    after.append(b'"payload":' + _JSON.encode(fields["payload"]))
+    after.append(b'"ts":' + _JSON.encode(fields["ts"]))
+    after.append(b'"type":' + _JSON.encode(fields["type"]))
+    after.append(b'"v":' + _JSON.encode(fields["v"]))
     return b",".join(before), middle, b",".join(after)
 
 
@@ -988,12 +989,12 @@ def draft_many(
             _draft_one(kind, p, origin, actor, i)
         raise  # pragma: no cover - the single path refuses what the bulk path refused
     # the envelope members every draft shares, encoded once
-    shared_after = b'"log":' + _json_str(origin).encode("utf-8")
+    shared_after = b'"log":' + _JSON.encode(origin)
     if kind != "decision":
-        shared_after = b'"kind":' + _json_str(kind).encode("utf-8") + b"," + shared_after
+        shared_after = b'"kind":' + _JSON.encode(kind) + b"," + shared_after
     before_parts: list[bytes] = []
     if actor is not None:
-        before_parts.append(b'"actor":' + _json_str(actor).encode("utf-8"))
+        before_parts.append(b'"actor":' + _JSON.encode(actor))
     if kind != "decision":
         before_parts.append(b'"config":true' if is_config else b'"config":false')
     before = b",".join(before_parts)
@@ -1028,7 +1029,7 @@ def draft_many(
             fields["kind"] = kind
             fields["config"] = is_config
         try:
-            encoded = encode(body).encode("utf-8")
+            encoded = encode(body)
         except UnicodeEncodeError:
             raise _at(i, ProfileError("a string is not valid UTF-8 (lone surrogate)")) from None
         parts = (

@@ -25,13 +25,14 @@ signing (:class:`~mondaytest.audit.publisher.IntegrityError`) stops the writer f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from mondaytest.audit.entries import EntryDraft
 from mondaytest.audit.note import NoteSigner
@@ -40,7 +41,15 @@ from mondaytest.audit.sequencer import Sequencer
 from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import MondayError, StoreError
 
-__all__ = ["MAX_SUBMISSION", "Durability", "Submission", "Writer", "WriterSettings"]
+__all__ = [
+    "MAX_SUBMISSION",
+    "Durability",
+    "LoopWaker",
+    "Submission",
+    "Waker",
+    "Writer",
+    "WriterSettings",
+]
 
 log = logging.getLogger("mondaytest.audit")
 
@@ -66,6 +75,49 @@ MAX_SUBMISSION = 16384
 """Most entries one submission holds: bigger lists are cut into several submissions."""
 
 
+class Waker(Protocol):
+    """Told by the writer when a submission reached its durability (or failed)."""
+
+    def notify(self, sub: Submission) -> None:
+        """Called on the writer's thread; must not block."""
+        ...
+
+
+class LoopWaker:
+    """Hands finished submissions to one asyncio event loop: one wake-up per burst.
+
+    The writer thread calls :meth:`notify` for each submission it resolves; the first one
+    queued since the loop last ran schedules a single ``call_soon_threadsafe``, and the loop
+    then settles every queued submission's future at once. A commit of 256 entries made by
+    256 concurrent tasks thus costs the loop one wake-up, not 256 thread hand-offs.
+    """
+
+    __slots__ = ("_lock", "_pending", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: list[Submission] = []
+
+    def notify(self, sub: Submission) -> None:
+        """Called by the writer thread: settle ``sub``'s future on the loop soon."""
+        with self._lock:
+            self._pending.append(sub)
+            first = len(self._pending) == 1
+        if first:
+            try:
+                self.loop.call_soon_threadsafe(self._settle)
+            except RuntimeError:  # the loop is closed: nobody is left to wake
+                with self._lock:
+                    self._pending.clear()
+
+    def _settle(self) -> None:
+        with self._lock:
+            subs, self._pending = self._pending, []
+        for sub in subs:
+            sub._settle_future()
+
+
 class Submission:
     """Entries submitted together: wait on it for their indexes (or for a checkpoint).
 
@@ -73,11 +125,27 @@ class Submission:
     writer (waiters acquire it and hand it straight on): the cheapest wake-up Python has, one
     per caller, instead of an :class:`threading.Event` (a condition, a lock and a waiter list
     per call). The checkpoint signal, rarer, is an Event created only for ``published``.
+
+    Submitted with a :class:`LoopWaker` (from a coroutine), it also carries an asyncio future,
+    settled on that loop once the submission reaches its durability (committed for
+    ``sequenced``, covered by a checkpoint for ``published``) or fails.
     """
 
-    __slots__ = ("_latch", "_published", "_sequenced_flag", "drafts", "error", "first", "mode")
+    __slots__ = (
+        "_future",
+        "_latch",
+        "_published",
+        "_sequenced_flag",
+        "_waker",
+        "drafts",
+        "error",
+        "first",
+        "mode",
+    )
 
-    def __init__(self, drafts: list[EntryDraft], mode: Durability) -> None:
+    def __init__(
+        self, drafts: list[EntryDraft], mode: Durability, waker: Waker | None = None
+    ) -> None:
         self.drafts = drafts
         self.mode: Durability = mode
         self.first: int | None = None
@@ -86,16 +154,34 @@ class Submission:
         self._latch = threading.Lock()
         self._latch.acquire()
         self._published = threading.Event() if mode == "published" else None
+        self._waker = waker
+        self._future: asyncio.Future[None] | None = (
+            waker.loop.create_future() if isinstance(waker, LoopWaker) else None
+        )
 
     def _set_sequenced(self) -> None:
         """Committed (or failed): wake whoever waits for the commit."""
         if not self._sequenced_flag:
             self._sequenced_flag = True
             self._latch.release()
+            if self._waker is not None and self.mode != "published":
+                self._waker.notify(self)
 
     def _set_published(self) -> None:
-        if self._published is not None:
+        if self._published is not None and not self._published.is_set():
             self._published.set()
+            if self._waker is not None:
+                self._waker.notify(self)
+
+    def _settle_future(self) -> None:
+        """On the waker's loop: settle the future (a cancelled waiter is left alone)."""
+        fut = self._future
+        if fut is None or fut.done():
+            return
+        if self.error is not None:
+            fut.set_exception(self.error)
+        else:
+            fut.set_result(None)
 
     def _fail(self, error: MondayError) -> None:
         self.error = error
@@ -120,6 +206,16 @@ class Submission:
             return self._sequenced_flag
         self._latch.release()  # hand the latch on to any other waiter
         return True
+
+    async def wait_async(self) -> list[int]:
+        """Await this submission's durability (it was submitted from a coroutine); return the
+        indexes or raise the write's error. Cancelling the wait does not withdraw the entries:
+        they are written all the same."""
+        if self._future is None:
+            raise StoreError("this submission was not made from a coroutine")
+        await self._future
+        assert self.first is not None
+        return list(range(self.first, self.first + len(self.drafts)))
 
     def wait(self, *, published: bool = False, timeout: float | None = None) -> list[int]:
         """Block until committed (or, with ``published``, covered by a checkpoint); return the
@@ -184,32 +280,41 @@ class Writer:
         return self._thread.is_alive()
 
     def submit(
-        self, drafts: Sequence[EntryDraft], mode: Durability = "sequenced"
+        self,
+        drafts: Sequence[EntryDraft],
+        mode: Durability = "sequenced",
+        waker: LoopWaker | None = None,
     ) -> list[Submission]:
         """Queue entries (sequenced in this order, consecutively); return their submissions
-        (one unless there are more than :data:`MAX_SUBMISSION` entries)."""
+        (one unless there are more than :data:`MAX_SUBMISSION` entries). With ``waker`` (called
+        from a coroutine on its loop) each submission also carries a future to await."""
         items = list(drafts)
         subs = [
-            Submission(items[i : i + MAX_SUBMISSION], mode)
+            Submission(items[i : i + MAX_SUBMISSION], mode, waker)
             for i in range(0, len(items), MAX_SUBMISSION)
         ]
+        self.enqueue(subs)
+        return subs
+
+    def enqueue(self, subs: Sequence[Submission]) -> None:
+        """Queue ready-made submissions (in this order)."""
         with self._cond:
             if self._fatal is not None:
                 raise self._fatal
             if self._closing:
                 raise StoreError("the audit log is closed")
             was_empty = not self._queue
+            count = sum(len(q.drafts) for q in subs)
             self._queue.extend(subs)
-            self._queued += len(items)
-            if mode != "async":
-                self._blocking += len(subs)
+            self._queued += count
+            blocking = sum(1 for q in subs if q.mode != "async")
+            self._blocking += blocking
             if subs:
                 self._last = subs[-1]
             # wake the writer only when it may be waiting for exactly this: work to start, a
             # full batch, or a caller that blocks (not on every fire-and-forget entry)
-            if was_empty or mode != "async" or self._queued >= self.settings.max_batch:
+            if was_empty or blocking or self._queued >= self.settings.max_batch:
                 self._cond.notify_all()
-        return subs
 
     def take_async_error(self) -> MondayError | None:
         """The first failure of an ``async`` entry since the last call (then cleared)."""

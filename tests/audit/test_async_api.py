@@ -1,0 +1,195 @@
+"""The coroutine API (``adecision``, ``aappend``, ``aappend_drafts``) on a real SQLite file, and
+the writers' lock file that queues processes in the kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from tests.audit.conftest import make_config
+
+from mondaytest.audit import AuditLog, LogConfig, WriterSettings, open_log
+from mondaytest.audit.verify import fsck
+from mondaytest.errors import InputError, StoreError
+
+
+def test_many_tasks_get_their_own_consecutive_indexes(config: LogConfig) -> None:
+    async def main() -> list[int | None]:
+        with open_log(config) as log:
+
+            async def one(i: int) -> int | None:
+                return await log.adecision(decision="triage", outcome={"i": i})
+
+            out = await asyncio.gather(*(one(i) for i in range(500)))
+            # each task's index holds that task's entry
+            for i, idx in enumerate(out):
+                assert idx is not None
+                assert log.entry(idx).payload["outcome"] == {"i": i}
+            return list(out)
+
+    indexes = asyncio.run(main())
+    assert sorted(i for i in indexes if i is not None) == list(range(1, 501))
+    with open_log(config, readonly=True) as log:
+        assert log.size() == 501
+        assert fsck(log.store, log.verifiers(), deep=True).ok
+
+
+def test_state_changes_and_config_idx_from_coroutines(config: LogConfig) -> None:
+    async def main() -> None:
+        with open_log(config) as log:
+            cfg_idx = await log.aappend("model_version", {"model": "m", "version": "2"})
+            dec = await log.adecision({"decision": "triage"})
+            assert dec is not None
+            assert cfg_idx is not None
+            assert log.entry(dec).config_idx == cfg_idx
+            drafts = [log.draft("decision", {"decision": "d"}) for _ in range(3)]
+            assert await log.aappend_drafts(drafts) == [dec + 1, dec + 2, dec + 3]
+
+    asyncio.run(main())
+
+
+def test_published_waits_for_a_signed_checkpoint(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, writer=WriterSettings(checkpoint_interval=0.3))
+
+    async def main() -> None:
+        with open_log(cfg) as log:
+            idx = await log.adecision(decision="triage", durability="published")
+            assert idx is not None
+            latest = log.latest_checkpoint()
+            assert latest is not None
+            assert latest.size > idx
+            assert await log.adecision(decision="triage", durability="async") is None
+
+    asyncio.run(main())
+
+
+def test_the_loop_is_not_blocked_while_a_commit_is_awaited(config: LogConfig) -> None:
+    async def main() -> int:
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        with open_log(config) as log:
+            task = asyncio.create_task(ticker())
+            for _ in range(20):
+                await log.adecision(decision="triage")
+            stop.set()
+            await task
+        return ticks
+
+    assert asyncio.run(main()) > 20
+
+
+def test_bad_input_raises_before_anything_is_written(config: LogConfig) -> None:
+    async def main() -> None:
+        with open_log(config) as log:
+            await log.adecision(decision="ok")
+            with pytest.raises(InputError, match="float"):
+                await log.adecision(decision="t", outcome={"score": 0.5})
+            with pytest.raises(InputError):
+                await log.aappend("no_such_kind", {})
+            assert log.size() == 2
+
+    asyncio.run(main())
+
+
+def test_a_failed_commit_raises_in_the_awaiting_task(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.decision(decision="triage")
+        log.checkpoint()
+    pages = sqlite3.connect(tmp_path / "audit.db").execute("PRAGMA page_count").fetchone()[0]
+    full = replace(cfg, store_url=f"{cfg.store_url}?max_page_count={pages + 1}")
+    big = {"decision": "triage", "outcome": {"note": "x" * 8000}}
+
+    async def fill(log: AuditLog) -> None:
+        for _ in range(50):
+            await log.adecision(big)
+
+    async def main() -> None:
+        log = open_log(full)
+        try:
+            with pytest.raises(StoreError, match="is full"):
+                await fill(log)
+        finally:
+            log.close()
+
+    asyncio.run(main())
+    with open_log(cfg, readonly=True) as again:
+        assert fsck(again.store, again.verifiers()).ok
+
+
+def test_a_cancelled_wait_still_writes_the_entry(config: LogConfig) -> None:
+    async def main() -> int:
+        with open_log(config) as log:
+            task = asyncio.create_task(log.adecision(decision="cancelled"))
+            await asyncio.sleep(0)  # the entry is submitted, its commit is awaited
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            log.flush()
+            return log.size()
+
+    assert asyncio.run(main()) == 2
+
+
+def test_two_event_loops_in_two_threads_share_one_log(config: LogConfig) -> None:
+    results: dict[int, list[int | None]] = {}
+    with open_log(config) as log:
+
+        def run(n: int) -> None:
+            async def main() -> list[int | None]:
+                return list(
+                    await asyncio.gather(*(log.adecision(decision=f"t{n}") for _ in range(100)))
+                )
+
+            results[n] = asyncio.run(main())
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(i for r in results.values() for i in r if i is not None) == list(
+            range(1, 201)
+        )
+
+
+def test_writers_queue_on_the_lock_file(config: LogConfig, tmp_path: Path) -> None:
+    with open_log(config) as log:
+        log.decision(decision="first")
+        lock = tmp_path / "audit.db-lock"
+        assert lock.exists()
+        assert (lock.stat().st_mode & 0o777) == 0o600
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another process holds the writers' lock
+            done = threading.Event()
+
+            def append() -> None:
+                log.decision(decision="second")
+                done.set()
+
+            t = threading.Thread(target=append)
+            t.start()
+            assert not done.wait(0.5)  # it queues behind the holder
+            released = time.monotonic()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            assert done.wait(10)
+            assert time.monotonic() - released < 2  # woken at once, not after a poll
+            t.join()
+        finally:
+            os.close(fd)
+        assert log.size() == 3
