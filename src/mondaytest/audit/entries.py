@@ -56,6 +56,7 @@ from mondaytest._util.canonical import (
     check_profile,
     in_profile,
 )
+from mondaytest._util.gcpause import gc_paused
 from mondaytest.errors import InputError
 
 __all__ = [
@@ -967,6 +968,14 @@ def draft_many(
     fresh per entry. The first bad payload raises :class:`InputError` naming its position, and
     no draft is returned.
     """
+    items = list(payloads)
+    with gc_paused(len(items)):
+        return _draft_many(kind, items, origin, actor)
+
+
+def _draft_many(
+    kind: str, items: list[Mapping[str, Any] | Payload], origin: str, actor: str | None
+) -> list[EntryDraft]:
     if kind == "decision":
         model: type[Payload] = DecisionPayload
         is_config = False
@@ -974,7 +983,6 @@ def draft_many(
         info = kind_info(kind)
         model, is_config = info.model, info.config
     fast = _fast_model(model)
-    items = list(payloads)
     if (
         fast is None
         or not all(type(p) is dict for p in items)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from mondaytest._util.gcpause import gc_paused
 from mondaytest.audit.entries import EntryDraft
 from mondaytest.audit.merkle import CompactRange, leaf_hash
 from mondaytest.audit.store.interface import AuditStore, WriteTransaction
@@ -53,7 +54,7 @@ class Sequencer:
         ``meta`` values are set in the same transaction (e.g. a retention's ``min_index``).
         """
         self._range = None  # only trusted again after a commit
-        with self.store.write() as tx:
+        with gc_paused(len(drafts)), self.store.write() as tx:
             size, meta_now = tx.head((_META_ORIGIN, _META_LAST_CONFIG))
             stored_origin = meta_now.get(_META_ORIGIN)
             if stored_origin is None:
