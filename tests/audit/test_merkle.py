@@ -439,6 +439,32 @@ def test_compact_range_restore_and_extend() -> None:
     assert "CompactRange(size=6" in repr(copy)
 
 
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(0, 64), count=st.integers(0, 64))
+def test_batched_appends_equal_one_by_one(start: int, count: int) -> None:
+    """``extend_interior`` and ``absorb`` (the sequencer's and verify-before-sign's batch
+    paths) give the nodes and roots that ``append`` gives leaf by leaf."""
+    end = min(start + count, N)
+    one = m.CompactRange.from_reader(start, TREE)
+    expected = [node for leaf in LEAVES[start:end] for node in one.append(leaf)[1:]]
+    batch = m.CompactRange.from_reader(start, TREE)
+    assert batch.extend_interior(LEAVES[start:end]) == expected
+    assert (batch.size, batch.peaks, batch.root()) == (one.size, one.peaks, one.root())
+    quiet = m.CompactRange.from_reader(start, TREE)
+    quiet.absorb(LEAVES[start:end])
+    assert (quiet.size, quiet.peaks, quiet.root()) == (one.size, one.peaks, one.root())
+
+
+def test_batched_appends_refuse_bad_leaves_and_change_nothing() -> None:
+    for bad in (b"x", "a" * 32, bytearray(32)):
+        for method in ("extend_interior", "absorb"):
+            cr = m.CompactRange.from_reader(3, TREE)
+            with pytest.raises(m.TreeError):
+                getattr(cr, method)([LEAVES[3], bad])
+            assert cr.size == 3
+            assert cr.root() == m.root_at(3, TREE)
+
+
 def test_compact_range_rejects_bad_state() -> None:
     with pytest.raises(m.TreeError, match="peaks"):
         m.CompactRange(3, [LEAVES[0]])

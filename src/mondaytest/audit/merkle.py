@@ -277,6 +277,50 @@ class CompactRange:
             created.extend(self.append(leaf))
         return created
 
+    def extend_interior(self, leaves: Sequence[bytes]) -> list[Node]:
+        """Append many leaf hashes; return the interior nodes (level ≥ 1) they complete, in
+        creation order. The same nodes as :meth:`extend` without the leaves, in one loop."""
+        for leaf in leaves:
+            if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+                _check_hash(leaf, "leaf hash")
+                raise TreeError("a leaf hash must be bytes")
+        peaks = self._peaks
+        size = self._size
+        sha = _sha256
+        created: list[Node] = []
+        add = created.append
+        for value in leaves:
+            index = size
+            level = 0
+            while index & 1:
+                value = sha(b"\x01" + peaks.pop() + value).digest()
+                level += 1
+                index >>= 1
+                add((level, index, value))
+            peaks.append(value)
+            size += 1
+        self._size = size
+        return created
+
+    def absorb(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaf hashes without recording the nodes they complete (to recompute a
+        root, as verify-before-sign does)."""
+        for leaf in leaves:
+            if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+                _check_hash(leaf, "leaf hash")
+                raise TreeError("a leaf hash must be bytes")
+        peaks = self._peaks
+        size = self._size
+        sha = _sha256
+        for value in leaves:
+            index = size
+            while index & 1:
+                value = sha(b"\x01" + peaks.pop() + value).digest()
+                index >>= 1
+            peaks.append(value)
+            size += 1
+        self._size = size
+
     def root(self) -> bytes:
         """Root hash of the leaves appended so far."""
         peaks = self._peaks

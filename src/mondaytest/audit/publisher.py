@@ -14,19 +14,21 @@ store:
 
 Only then is the checkpoint signed, and it is stored inside a write transaction that checks it
 still extends the latest stored checkpoint (another process may have published meanwhile).
+A checkpoint re-published at the latest one's size and root keeps the witness cosignatures
+stored on it (``monday audit cosign``), so the newest checkpoint does not lose its quorum.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 
-from mondaytest.audit.checkpoint import Checkpoint, sign_checkpoint
+from mondaytest.audit.checkpoint import Checkpoint, carry_cosignatures, sign_checkpoint
 from mondaytest.audit.merkle import (
     CompactRange,
     ProofError,
     consistency_proof,
-    leaf_hash,
     root_at,
     verify_consistency,
 )
@@ -71,16 +73,22 @@ def verify_extension(store: AuditStore, old: StoredCheckpoint | None, size: int)
             f"stored nodes give a different root at size {old_size} than checkpoint #{old.seq}"
         )
     expected = old_size
+    sha = hashlib.sha256
+    leaves: list[bytes] = []
     for row in store.entries(old_size, size):
         if row.idx != expected:
             raise IntegrityError(f"entry {expected} is missing from the store")
-        recomputed = leaf_hash(row.body)
+        recomputed = sha(b"\x00" + row.body).digest()  # RFC 9162 leaf hash
         if recomputed != row.leaf:
             raise IntegrityError(
                 f"entry {row.idx}: stored leaf hash does not match the entry's bytes"
             )
-        tree.append(recomputed)
+        leaves.append(recomputed)
         expected += 1
+        if len(leaves) >= 65536:
+            tree.absorb(leaves)
+            leaves.clear()
+    tree.absorb(leaves)
     if expected != size:
         raise IntegrityError(f"entry {expected} is missing from the store")
     new_root = tree.root()
@@ -138,6 +146,9 @@ def publish_checkpoint(
                         f"size {size} is not consistent with checkpoint #{latest.seq}: "
                         f"{exc.message}"
                     ) from None
+        if latest is not None and latest.size == size and latest.root == root:
+            # the same checkpoint again (republished): keep the witnesses' cosignatures on it
+            note = carry_cosignatures(note, latest.note)
         now = time.time()
         seq = tx.insert_checkpoint(size, root, note, now)
     return StoredCheckpoint(seq=seq, size=size, root=root, note=note, created_at=now)

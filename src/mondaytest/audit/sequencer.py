@@ -8,11 +8,12 @@ write lock, any number of processes can append to one store and the tree never f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 
 from mondaytest._util.gcpause import gc_paused
 from mondaytest.audit.entries import EntryDraft
-from mondaytest.audit.merkle import CompactRange, leaf_hash
+from mondaytest.audit.merkle import CompactRange
 from mondaytest.audit.store.interface import AuditStore, WriteTransaction
 from mondaytest.errors import ConfigError
 
@@ -72,14 +73,14 @@ class Sequencer:
             last = meta_now.get(_META_LAST_CONFIG)
             config_idx = int(last) if last is not None else None
             rows: list[tuple[int, bytes, bytes, str, str, str, str]] = []
-            nodes: list[tuple[int, int, bytes]] = []
+            leaves: list[bytes] = []
             config_changed = False
+            sha = hashlib.sha256
             for offset, draft in enumerate(batch):
                 idx = size + offset
                 body = draft.finish(idx, config_idx)
-                leaf = leaf_hash(body)
-                created = tree.append(leaf)
-                nodes.extend(created[1:])
+                leaf = sha(b"\x00" + body).digest()  # RFC 9162 leaf hash (merkle.leaf_hash)
+                leaves.append(leaf)
                 fields = draft.fields
                 rows.append(
                     (
@@ -95,6 +96,7 @@ class Sequencer:
                 if draft.is_config:
                     config_idx = idx
                     config_changed = True
+            nodes = tree.extend_interior(leaves)
             tx.insert_entries(rows)
             if nodes:
                 tx.insert_nodes(nodes)
