@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from mondaytest.audit.merkle import HASH_SIZE
 from mondaytest.audit.note import (
+    MAX_SIGNATURES,
     SIG_COSIGNATURE_V1,
     NoteError,
     NoteSignature,
@@ -33,6 +34,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "OriginMismatch",
+    "carry_cosignatures",
     "open_checkpoint",
     "parse_checkpoint",
     "peek_checkpoint",
@@ -187,3 +189,35 @@ def open_checkpoint(
     return Checkpoint(
         cp.origin, cp.size, cp.root, cp.extensions, opened.signatures, bytes(note_bytes)
     )
+
+
+def carry_cosignatures(note: bytes, previous: bytes) -> bytes:
+    """``note`` with the witness cosignatures of ``previous`` appended, when both sign the same
+    checkpoint text (the log re-signed a checkpoint at the same size and root).
+
+    A cosignature signs the checkpoint text, so it holds on every note of that text: without
+    this, re-publishing an unchanged checkpoint would drop the cosignatures collected for it.
+    Lines named after the origin (the log's own keys, current or retired) and lines by keys that
+    already signed ``note`` are not carried. Nothing is verified here (whoever reads the note
+    verifies it). ``note`` is returned unchanged when the texts differ or a note is malformed.
+    """
+    try:
+        text, sigs = split_note(note)
+        old_text, old_sigs = split_note(previous)
+        origin = parse_checkpoint(text).origin
+    except NoteError:
+        return note
+    if text != old_text:
+        return note
+    taken = {(s.name, s.key_id) for s in sigs}
+    carried: list[NoteSignature] = []
+    for sig in old_sigs:
+        slot = (sig.name, sig.key_id)
+        if sig.name == origin or slot in taken:
+            continue
+        taken.add(slot)
+        carried.append(sig)
+    carried = carried[: max(0, MAX_SIGNATURES - len(sigs))]
+    if not carried:
+        return note
+    return bytes(note) + "".join(s.line() for s in carried).encode("utf-8")

@@ -1,5 +1,9 @@
 """``monday audit keygen``: make the log key, keep it out of git, record its vkey in the contract.
 
+``--witness --name NAME`` makes a witness key instead (``cosignature/v1``, type 0x04, named
+after the witness, not the log): ``monday audit witness --key`` cosigns with it, and its vkey
+goes on a ``witness`` line of a trust policy.
+
 The vkey is written into ``monday.yaml`` as one inserted (or replaced) line under ``audit:``,
 found with ruamel.yaml's round-trip positions, so every other byte of the file — comments,
 quoting, indentation — stays as the person wrote it.
@@ -14,12 +18,25 @@ from mondaytest._util.git import run_git
 from mondaytest.audit.keys import (
     check_signer_matches,
     generate_key_file,
+    generate_witness_key_file,
     load_signer,
+    load_witness_signer,
     parse_key_ref,
 )
 from mondaytest.errors import ConfigError, InputError
 
-__all__ = ["KeygenResult", "ensure_gitignored", "keygen", "record_vkey", "vault_keygen"]
+__all__ = [
+    "WITNESS_KEY_FILE",
+    "KeygenResult",
+    "ensure_gitignored",
+    "keygen",
+    "record_vkey",
+    "vault_keygen",
+    "witness_keygen",
+]
+
+WITNESS_KEY_FILE = ".monday/keys/witness.key"
+"""Where ``keygen --witness`` writes inside a governed project (relative to monday.yaml)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,46 @@ def keygen(
         created=created,
         recorded=recorded,
         ignored_by=ensure_gitignored(path),
+    )
+
+
+def witness_keygen(
+    *, name: str, out: Path | None, spec: Path | None = None, force: bool = False
+) -> KeygenResult:
+    """Create (or reuse) a witness key named ``name`` at ``out``.
+
+    Without ``out`` the key goes to ``.monday/keys/witness.key`` beside the contract. An
+    existing key file is reused only when it is a witness key of that name.
+    """
+    if out is None:
+        from mondaytest.spec import find_spec, load_spec
+
+        try:
+            find_spec(spec)
+        except ConfigError:
+            raise InputError(
+                "keygen --witness needs --out FILE outside a governed project",
+                hint="e.g. monday audit keygen --witness --name ci.example.com/witness "
+                "--out witness.key",
+            ) from None
+        out = load_spec(spec).root_dir / WITNESS_KEY_FILE
+    created = False
+    if out.exists() and not force:
+        signer = load_witness_signer(f"file:{out.resolve()}")
+        if signer.name != name:
+            raise ConfigError(
+                f"the existing witness key {out} is named {signer.name!r}, not {name!r}",
+                hint="move it away, or pass --force to replace it",
+            )
+    else:
+        signer = generate_witness_key_file(out, name, overwrite=force)
+        created = True
+    return KeygenResult(
+        vkey=signer.vkey,
+        key_path=out,
+        created=created,
+        recorded=False,
+        ignored_by=ensure_gitignored(out),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 
 from mondaytest.audit.note import (
     PRIVATE_KEY_MISUSE,
+    CosignatureSigner,
     Ed25519Signer,
     NoteError,
     format_signer_key,
@@ -41,8 +42,10 @@ __all__ = [
     "check_signer_matches",
     "generate_key_file",
     "generate_signer",
+    "generate_witness_key_file",
     "key_file_problems",
     "load_signer",
+    "load_witness_signer",
     "parse_key_ref",
     "read_secret",
     "vkey_of",
@@ -265,6 +268,47 @@ def generate_key_file(path: Path | str, name: str, *, overwrite: bool = False) -
     """Generate a key named ``name``, write it to ``path`` (0600) and return it."""
     signer = generate_signer(name)
     write_signer_key(path, signer, overwrite=overwrite)
+    return signer
+
+
+def generate_witness_key_file(
+    path: Path | str, name: str, *, overwrite: bool = False
+) -> CosignatureSigner:
+    """Generate a witness key (``cosignature/v1``, type 0x04) named ``name``; write it 0600."""
+    try:
+        signer = CosignatureSigner.generate(name)
+    except NoteError as exc:
+        raise KeyFileError(f"cannot name a key {name!r}: {exc.message}") from None
+    write_signer_key(path, signer, overwrite=overwrite)
+    return signer
+
+
+def load_witness_signer(
+    ref: str,
+    *,
+    base_dir: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> CosignatureSigner:
+    """Load a witness's ``cosignature/v1`` key named by ``ref`` (``file:PATH`` or ``env:VAR``).
+
+    A log key (Ed25519, type 0x01) is refused: a witness cosigns with a key of its own.
+    """
+    text, source = read_secret(
+        parse_key_ref(ref, base_dir),
+        environ=environ,
+        strict_permissions=False,
+        what="witness key file",
+        error=KeyFileError,
+        env_hint="set {var} to the content of a witness key file (PRIVATE+KEY+…)",
+        missing_hint="create it with `monday audit keygen --witness --name NAME --out FILE`",
+    )
+    signer = _parse(text, source)
+    if not isinstance(signer, CosignatureSigner):
+        raise KeyFileError(
+            f"{source} holds a log signing key (Ed25519, type 0x{signer.sig_type:02x}), not a "
+            "witness key (cosignature/v1, type 0x04)",
+            hint="make a witness key with `monday audit keygen --witness --name NAME --out FILE`",
+        )
     return signer
 
 

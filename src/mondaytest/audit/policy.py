@@ -41,6 +41,8 @@ signature fails rejects the note (signed-note rules). When the quorum is not met
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,12 +65,14 @@ __all__ = [
     "MAX_POLICY_ITEMS",
     "NONE",
     "Policy",
+    "PolicyChoice",
     "PolicyError",
     "PolicyGroup",
     "PolicyLog",
     "PolicyResult",
     "PolicyWitness",
     "QuorumNotMet",
+    "choose_policy",
     "load_policy",
     "parse_policy",
 ]
@@ -438,6 +442,80 @@ def load_policy(path: Path | str) -> Policy:
             f"cannot read policy file: {exc.strerror}", location=Location(str(p))
         ) from None
     return parse_policy(data, str(p))
+
+
+CONTRACT_POLICY = "audit.witness.policy"
+"""Where a contract names its trust policy."""
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """The policy a command applies and why: ``--policy``, or the contract's."""
+
+    policy: Policy
+    path: Path
+    """The policy file."""
+    source: str
+    """``--policy`` or ``audit.witness.policy in <contract>``."""
+
+    def describe(self) -> str:
+        """``policy FILE (from …)``, for output."""
+        return f"policy {self.path} (from {self.source})"
+
+
+def choose_policy(
+    explicit: Path | str | None, spec: Path | str | None = None, *, use_contract: bool = True
+) -> PolicyChoice | None:
+    """The trust policy in force: ``explicit`` (``--policy``) wins; otherwise, inside a governed
+    project (``spec``, or a ``monday.yaml`` here or in a parent), its ``audit.witness.policy``,
+    resolved against the contract's directory. None when neither names one, or when
+    ``use_contract`` is false (``--no-policy``).
+
+    Raises :class:`PolicyError` for a policy file that cannot be read or parsed, and the
+    contract's own errors when it does not load.
+    """
+    if explicit is not None:
+        return PolicyChoice(load_policy(explicit), Path(explicit), "--policy")
+    if not use_contract:
+        return None
+    from mondaytest.errors import ConfigError
+    from mondaytest.spec import find_spec, load_spec
+
+    if spec is None:
+        try:
+            found = find_spec(None)
+        except ConfigError:
+            return None  # not inside a governed project
+        try:
+            loaded = load_spec(found)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"the contract {found} does not load, so its {CONTRACT_POLICY} cannot be "
+                f"applied: {ConfigError.__str__(exc)}",
+                hint="fix it (`monday spec validate` lists every problem), or pass --policy "
+                "FILE or --no-policy",
+            ) from None
+    else:
+        loaded = load_spec(spec)
+    ref = loaded.model.audit.witness.policy
+    if ref is None:
+        return None
+    path = Path(ref).expanduser()
+    if not path.is_absolute():
+        path = loaded.root_dir / path
+    with contextlib.suppress(ValueError):  # shown relative to the current directory
+        path = Path(os.path.relpath(path))
+    source = f"{CONTRACT_POLICY} in {loaded.path.name}"
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        raise PolicyError(
+            exc.message,
+            location=exc.location,
+            hint=exc.hint
+            or f"{source} names this file; fix the path, or pass --policy FILE or --no-policy",
+        ) from None
+    return PolicyChoice(policy, path, source)
 
 
 # --- the policy ---------------------------------------------------------------------------

@@ -1,28 +1,56 @@
 """CI as a witness: keep the last checkpoint in a git-committed directory, and only ever move
-it forward along a verified consistency proof.
+it forward along a verified consistency proof; optionally cosign it; bring cosignatures back.
 
 ``monday audit witness --commit DIR`` takes the store's newest checkpoint, checks its signature,
 checks that it extends the checkpoint previously saved in ``DIR`` (a consistency proof from
 the store), writes it there and commits it. Anyone holding the repository then holds a
 checkpoint the operator cannot quietly rewrite: a store rolled back or rewritten fails the next
 run, and ``monday audit fsck`` compares the store with the saved checkpoint too.
+
+With a witness key (``--key``, a ``cosignature/v1`` key from ``monday audit keygen --witness``)
+the witness also adds its own timestamped cosignature (c2sp.org/tlog-cosignature) to the
+checkpoint it saves, only after the consistency check passed: the statement "as of this time,
+this is the largest tree I have seen for this log, and it extends the previous one".
+
+:func:`store_cosignatures` (``monday audit cosign FILE``) takes such a cosigned note back into
+the store: the note must be the store's newest checkpoint (same text, a valid log signature),
+every cosignature it adds must verify under a known witness key, and the cosigned note is
+stored as a new checkpoint row of the same size and root, so ``monday audit verify --policy``
+counts the cosignatures.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mondaytest._util.git import run_git
-from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
+from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint, peek_checkpoint
 from mondaytest.audit.merkle import ProofError, consistency_proof, verify_consistency
-from mondaytest.audit.note import NoteVerifier
+from mondaytest.audit.note import (
+    SIG_COSIGNATURE_V1,
+    CosignatureSigner,
+    Note,
+    NoteError,
+    NoteSignature,
+    NoteVerifier,
+    add_signatures,
+    split_note,
+)
 from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import CheckFailed, InputError
 
-__all__ = ["WitnessResult", "witness", "witness_file", "witnessed_checkpoint"]
+__all__ = [
+    "CosignResult",
+    "WitnessResult",
+    "store_cosignatures",
+    "witness",
+    "witness_file",
+    "witnessed_checkpoint",
+]
 
 
 def witness_file(directory: Path, origin: str) -> Path:
@@ -50,6 +78,10 @@ class WitnessResult:
     """The file written."""
     committed: bool
     """True when it was committed to git."""
+    cosigner: str | None = None
+    """The witness key's vkey when the saved checkpoint carries its cosignature."""
+    cosigned_at: int | None = None
+    """The cosignature's timestamp (Unix seconds)."""
 
 
 def witness(
@@ -59,12 +91,21 @@ def witness(
     directory: Path,
     *,
     commit: bool = True,
+    cosigner: CosignatureSigner | None = None,
 ) -> WitnessResult:
     """Advance the witnessed checkpoint in ``directory`` to the store's newest one.
 
-    Raises :class:`~mondaytest.errors.CheckFailed` when the newest checkpoint does not extend
-    the saved one (history rewritten, store rolled back); nothing is written then.
+    With ``cosigner`` the saved note carries that witness's fresh ``cosignature/v1`` (an older
+    cosignature by the same key on the stored note is replaced). Raises
+    :class:`~mondaytest.errors.CheckFailed` when the newest checkpoint does not extend the saved
+    one (history rewritten, store rolled back); nothing is written or signed then.
     """
+    if cosigner is not None and cosigner.name == origin:
+        raise InputError(
+            f"the witness key is named {origin!r}, the log's own origin",
+            hint="a witness key is named after the witness, e.g. ci.example.com/witness; make "
+            "one with `monday audit keygen --witness --name NAME --out FILE`",
+        )
     latest = store.latest_checkpoint()
     if latest is None:
         raise InputError(
@@ -91,20 +132,246 @@ def witness(
                     f"{previous.size}): {exc.message}",
                     hint="history was rewritten; preserve the store as evidence",
                 ) from None
+    note = latest.note
+    cosigned_at: int | None = None
+    if cosigner is not None:
+        note, cosigned_at = _cosign(note, cosigner)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(latest.note)
+        tmp.write_bytes(note)
         tmp.replace(path)
     except OSError as exc:
         raise InputError(
             f"cannot write {path}: {exc.strerror or exc}",
             hint="pass a witness directory you can write to",
         ) from None
-    committed = (
-        _git_commit(path, f"audit witness: {origin} at size {current.size}") if commit else False
+    message = f"audit witness: {origin} at size {current.size}"
+    if cosigner is not None:
+        message += f", cosigned by {cosigner.name}"
+    committed = _git_commit(path, message) if commit else False
+    return WitnessResult(
+        previous=previous,
+        current=current,
+        path=path,
+        committed=committed,
+        cosigner=cosigner.vkey if cosigner is not None else None,
+        cosigned_at=cosigned_at,
     )
-    return WitnessResult(previous=previous, current=current, path=path, committed=committed)
+
+
+def _cosign(note: bytes, cosigner: CosignatureSigner) -> tuple[bytes, int]:
+    """``note`` with ``cosigner``'s fresh cosignature (replacing an older one by that key)."""
+    text, sigs = split_note(note)
+    mine = (cosigner.name, cosigner.key_id)
+    others = [s for s in sigs if (s.name, s.key_id) != mine]
+    if len(others) != len(sigs):
+        note = Note(text, tuple(others)).to_bytes()
+    timestamp = int(cosigner.clock())
+    signed = add_signatures(note, [_AtTime(cosigner, timestamp)])
+    return signed, timestamp
+
+
+class _AtTime:
+    """``cosigner`` signing at one fixed ``timestamp`` (so the caller knows the time signed)."""
+
+    def __init__(self, cosigner: CosignatureSigner, timestamp: int) -> None:
+        self._cosigner = cosigner
+        self._timestamp = timestamp
+        self.name = cosigner.name
+        self.key_id = cosigner.key_id
+        self.sig_type = cosigner.sig_type
+
+    def sign(self, text: bytes) -> bytes:
+        return self._cosigner.sign_at(text, self._timestamp)
+
+
+@dataclass(frozen=True)
+class CosignResult:
+    """What :func:`store_cosignatures` stored."""
+
+    checkpoint: Checkpoint
+    """The checkpoint the cosignatures are on (verified: log signature and known cosigners)."""
+    seq: int | None
+    """The checkpoint row written, or None when the store already held every cosignature."""
+    added: tuple[NoteSignature, ...]
+    """Cosignatures newly stored (each verified, with its ``timestamp``)."""
+    already: int
+    """Cosignatures of the note the store already held."""
+
+
+def _fail(source: str, exc: CheckFailed | InputError) -> CheckFailed | InputError:
+    """``exc`` again, its message prefixed with where the note came from."""
+    return type(exc)(f"{source}: {exc.message}", hint=exc.hint)
+
+
+def _stale(source: str, cp: Checkpoint, newest: int) -> InputError:
+    return InputError(
+        f"{source} is the checkpoint of size {cp.size}, but the store has published a newer one "
+        f"(size {newest}) since; `monday audit verify --policy` checks the newest, so "
+        "cosignatures of an older checkpoint cannot count",
+        hint="have the witness cosign the newest checkpoint (run `monday audit witness --key "
+        "…` again) and cosign that file",
+    )
+
+
+def store_cosignatures(
+    store: AuditStore,
+    note: bytes,
+    log_keys: Sequence[NoteVerifier],
+    witness_keys: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    source: str = "the note",
+    trusted_from: str = "the trusted witness keys",
+) -> CosignResult:
+    """Store the witness cosignatures of ``note`` on the store's newest checkpoint.
+
+    ``note`` must be a checkpoint with a valid signature by one of ``log_keys`` whose text
+    (origin, size, root) is the store's newest checkpoint's. Each cosignature it adds must
+    verify under one of ``witness_keys``; a signature line by any other key is refused unless
+    the store already holds that very line. The newest checkpoint's note plus the new
+    cosignatures (a newer cosignature by the same witness replaces an older one) is stored as a
+    new checkpoint row of the same size and root, inside a write transaction that re-checks it
+    is still the newest.
+
+    ``source`` names the note and ``trusted_from`` the witness keys in messages. Raises
+    :class:`~mondaytest.errors.CheckFailed` (exit 1) for a bad or untrusted signature and a
+    checkpoint this store does not hold (another tree of the same size is named a fork);
+    :class:`~mondaytest.errors.InputError` (exit 2) for a malformed note, a note without
+    cosignatures, or one of an older checkpoint than the store's newest.
+    """
+    try:
+        peek_checkpoint(note)
+    except NoteError as exc:
+        raise InputError(
+            f"{source} is not a checkpoint note: {exc.message}",
+            hint="pass the file `monday audit witness --key …` wrote (a cosigned checkpoint)",
+        ) from None
+    text, lines = split_note(note)
+    origin = origin or store.origin()
+    if origin is None:
+        raise InputError(
+            f"{store.url} holds no audit log",
+            hint="pass --store the database `monday audit` writes (audit.store)",
+        )
+    try:
+        cp = open_checkpoint(note, [*log_keys, *witness_keys], origin=origin)
+    except (CheckFailed, InputError) as exc:
+        raise _fail(source, exc) from None
+    latest = store.latest_checkpoint()
+    if latest is None:
+        raise CheckFailed(
+            f"{source} is the checkpoint of {origin} at size {cp.size}, but the store holds no "
+            "checkpoint",
+            hint="cosign a checkpoint of this store (`monday audit checkpoint`, then the witness)",
+        )
+    if (cp.size, cp.root) != (latest.size, latest.root):
+        _not_the_newest(store, source, cp, latest.size, latest.root)
+    if split_note(latest.note)[0] != text:
+        raise CheckFailed(
+            f"{source} has the size and root of the store's newest checkpoint (size {cp.size}) "
+            "but not its text (extension lines differ)",
+            hint="cosign the note the log published, unchanged",
+        )
+    verified = {(s.name, s.key_id): s for s in cp.signatures}
+    stored_lines = {s.line() for s in split_note(latest.note)[1]}
+    fresh: list[NoteSignature] = []
+    already = 0
+    cosigned = False
+    for line in lines:
+        sig = verified.get((line.name, line.key_id))
+        if sig is not None and sig.sig_type != SIG_COSIGNATURE_V1:
+            continue  # the log's own signature, checked above
+        cosigned = True
+        if line.line() in stored_lines:
+            already += 1
+            continue
+        if sig is None:
+            raise CheckFailed(
+                f"{source}: the signature by {line.name} ({line.key_id.hex()}) is from a key "
+                f"that is not trusted ({trusted_from}); nothing was stored",
+                hint="add the witness to the policy (`witness NAME VKEY`) or pass "
+                "--witness-vkey VKEY, or remove that line from the note",
+            )
+        fresh.append(sig)
+    if not cosigned:
+        raise InputError(
+            f"{source} carries no witness cosignature; nothing to store",
+            hint="cosign the checkpoint first: `monday audit witness --commit DIR --key REF`",
+        )
+    added: tuple[NoteSignature, ...] = ()
+    seq: int | None = None
+    if fresh:
+        with store.write() as tx:
+            current = tx.latest_checkpoint()
+            if current is None or (current.size, current.root) != (cp.size, cp.root):
+                raise _stale(source, cp, current.size if current is not None else 0)
+            merged, added = _merge(current.note, fresh)
+            if added:
+                seq = tx.insert_checkpoint(cp.size, cp.root, merged, time.time())
+    return CosignResult(
+        checkpoint=cp, seq=seq, added=added, already=already + len(fresh) - len(added)
+    )
+
+
+def _not_the_newest(
+    store: AuditStore, source: str, cp: Checkpoint, newest: int, newest_root: bytes
+) -> None:
+    """Raise why ``cp`` (size/root) is not the store's newest checkpoint."""
+    if cp.size > newest:
+        raise CheckFailed(
+            f"{source} is the checkpoint of size {cp.size}, but the store's newest checkpoint "
+            f"is of size {newest}: this is another store, or it was rolled back",
+            hint="pass --store the store the witness read; preserve it as evidence if it is",
+        )
+    same_size = (
+        [newest_root]
+        if cp.size == newest
+        else [row.root for row in store.checkpoints() if row.size == cp.size]
+    )
+    if any(root != cp.root for root in same_size):
+        raise CheckFailed(
+            f"{source} is a checkpoint of size {cp.size} whose root differs from the store's "
+            f"checkpoint of that size: the log signed two different trees of one size (a fork)",
+            hint="preserve the note and the store as evidence; see the auditor guide",
+        )
+    if not same_size:
+        raise CheckFailed(
+            f"{source} is a checkpoint of size {cp.size}, which the store never published",
+            hint="pass --store the store the witness read",
+        )
+    raise _stale(source, cp, newest)
+
+
+def _merge(note: bytes, fresh: Sequence[NoteSignature]) -> tuple[bytes, tuple[NoteSignature, ...]]:
+    """``note`` with the cosignatures ``fresh`` added, and those that changed it.
+
+    A cosignature by a key that already cosigned ``note`` replaces it only when newer.
+    """
+    text, sigs = split_note(note)
+    merged = list(sigs)
+    where = {(s.name, s.key_id): i for i, s in enumerate(merged)}
+    added: list[NoteSignature] = []
+    for sig in fresh:
+        i = where.get((sig.name, sig.key_id))
+        if i is None:
+            where[(sig.name, sig.key_id)] = len(merged)
+            merged.append(sig)
+        elif _timestamp(merged[i]) < _timestamp(sig):
+            merged[i] = sig
+        else:
+            continue
+        added.append(sig)
+    if not added:
+        return note, ()
+    plain = [NoteSignature(s.name, s.key_id, s.signature) for s in merged]
+    return Note(text, tuple(plain)).to_bytes(), tuple(added)
+
+
+def _timestamp(sig: NoteSignature) -> int:
+    """A cosignature's timestamp (-1 for a line that is not one)."""
+    return int.from_bytes(sig.signature[:8], "big") if len(sig.signature) == 72 else -1
 
 
 def _git_commit(path: Path, message: str) -> bool:

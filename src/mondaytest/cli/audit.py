@@ -1,7 +1,9 @@
-"""``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log.
+"""``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log,
+witness, cosign.
 
 Every command only parses its input, calls :mod:`mondaytest.audit` and renders. The store is
-the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``.
+the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``;
+commands that read a log refuse a store that does not exist (they never create one).
 """
 
 from __future__ import annotations
@@ -16,15 +18,22 @@ import typer
 
 from mondaytest.audit import AuditLog, LogConfig, open_log
 from mondaytest.audit.entries import Entry, decode_entry
-from mondaytest.audit.note import Ed25519Verifier, NoteError, parse_vkey
-from mondaytest.audit.store import open_store, resolve_store_url
+from mondaytest.audit.note import (
+    SIG_COSIGNATURE_V1,
+    Ed25519Verifier,
+    NoteError,
+    NoteVerifier,
+    parse_vkey,
+)
+from mondaytest.audit.opening import open_existing_log, open_existing_store, store_source
+from mondaytest.audit.store import resolve_store_url
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
 from mondaytest.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from mondaytest.audit.policy import Policy
+    from mondaytest.audit.policy import PolicyChoice
 
 __all__ = ["app"]
 
@@ -58,7 +67,13 @@ def _config(spec: Path | None, store: str | None) -> LogConfig:
 
 
 def _open(spec: Path | None, store: str | None, *, readonly: bool = False) -> AuditLog:
+    """The log, for a command that writes (the store is created on the first write)."""
     return open_log(_config(spec, store), readonly=readonly)
+
+
+def _open_existing(spec: Path | None, store: str | None, *, readonly: bool = True) -> AuditLog:
+    """The log, for a command that reads: a store that does not exist is refused (exit 2)."""
+    return open_existing_log(_config(spec, store), readonly=readonly, source=store_source(store))
 
 
 def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | None) -> LogConfig:
@@ -96,17 +111,8 @@ def _policy_config(spec: Path | None, store: str | None, vkeys: list[str] | None
     if vkeys:
         return _offline_config(spec, store, vkeys)
     if store is not None and spec is None:
-        from mondaytest.audit.store.sqlite import sqlite_path_from_url
-
         url = resolve_store_url(None, store)
-        if not url.startswith(("postgresql:", "postgres:")):
-            path, _options = sqlite_path_from_url(url)
-            if not path.is_file():
-                raise InputError(
-                    f"{store}: there is no store at {path}",
-                    hint="pass --store the database `monday audit` writes (audit.store)",
-                )
-        handle = open_store(url)
+        handle = open_existing_store(url, source="--store")
         try:
             origin = handle.origin()
         finally:
@@ -179,11 +185,30 @@ def keygen_cmd(
     vault: Annotated[
         bool, typer.Option("--vault", help="Create the vault master key (audit.vault_key) instead.")
     ] = False,
+    witness: Annotated[
+        bool,
+        typer.Option(
+            "--witness",
+            help="Create a witness key (cosignature/v1) named --name instead, for "
+            "`monday audit witness --key`; default file .monday/keys/witness.key.",
+        ),
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Name of the witness key (--witness), e.g. ci.example.com/witness.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create the log key (Ed25519, 0600, git-ignored); print its vkey, record it in monday.yaml."""
     from mondaytest.audit.keygen import keygen
 
     err = state.err_console()
+    if witness or name is not None:
+        _witness_keygen(witness, name, out, spec, force, vault, origin)
+        return
     if vault:
         from mondaytest.audit.keygen import vault_keygen
 
@@ -224,6 +249,45 @@ def keygen_cmd(
     err.print(
         f"{'wrote' if result.created else 'kept the existing'} key {result.key_path} (mode 0600"
         + (f", ignored by git via {result.ignored_by})" if result.ignored_by else ")")
+    )
+    typer.echo(result.vkey)
+
+
+def _witness_keygen(
+    witness: bool,
+    name: str | None,
+    out: Path | None,
+    spec: Path | None,
+    force: bool,
+    vault: bool,
+    origin: str | None,
+) -> None:
+    from mondaytest.audit.keygen import witness_keygen
+
+    if not witness:
+        raise InputError(
+            "--name names a witness key; add --witness",
+            hint="a log key is named after the log: --origin (or audit.origin)",
+        )
+    if vault or origin is not None:
+        raise InputError("--witness makes a witness key; drop --vault and --origin")
+    if name is None:
+        raise InputError(
+            "--witness needs --name, the witness's own name",
+            hint="e.g. --name ci.example.com/witness (not the log's origin)",
+        )
+    result = witness_keygen(name=name, out=out, spec=spec, force=force)
+    err = state.err_console()
+    err.print(
+        f"{'wrote' if result.created else 'kept the existing'} witness key {result.key_path} "
+        "(mode 0600" + (f", ignored by git via {result.ignored_by})" if result.ignored_by else ")"),
+        markup=False,
+    )
+    err.print(
+        f"list it in the trust policy as: witness NAME {result.vkey}\n"
+        f"cosign with: monday audit witness --key file:{result.key_path} (in CI: put the file's "
+        "content in the secret MONDAY_WITNESS_KEY)",
+        markup=False,
     )
     typer.echo(result.vkey)
 
@@ -308,7 +372,7 @@ def receipt_cmd(
     ] = False,
 ) -> None:
     """Write a C2SP tlog-proof receipt for one entry (to stdout without -o)."""
-    with _open(spec, store) as log:
+    with _open_existing(spec, store, readonly=False) as log:
         data = log.receipt(target, include_entry=not no_entry)
     _write_out(out, data)
     if out is not None:
@@ -354,14 +418,15 @@ def _run_fsck(
     verb: str,
     deep: bool,
     *,
-    policy: Policy | None = None,
+    source: str,
+    choice: PolicyChoice | None = None,
     verifiers: list[Ed25519Verifier] | None = None,
 ) -> None:
     import base64
 
     from mondaytest.audit.verify import verify_store
 
-    handle = open_store(config.store_url, base_dir=config.base_dir)
+    handle = open_existing_store(config.store_url, base_dir=config.base_dir, source=source)
     try:
         report, result = verify_store(
             handle,
@@ -369,7 +434,7 @@ def _run_fsck(
             origin=config.origin,
             saved=_saved_checkpoints(config, files),
             deep=deep,
-            policy=policy,
+            policy=choice.policy if choice is not None else None,
         )
     finally:
         handle.close()
@@ -384,8 +449,8 @@ def _run_fsck(
             "first_bad_index": report.first_bad,
             "problems": [{"index": f.index, "message": f.message} for f in report.findings],
         }
-        if result is not None:
-            data["policy"] = result.describe()
+        if result is not None and choice is not None:
+            data.update(_policy_json(choice, result.describe()))
         _emit_json(data)
     else:
         out = state.console()
@@ -394,7 +459,11 @@ def _run_fsck(
                 f"✓ {verb}: {report.size} entries of {report.origin} recomputed; "
                 f"{report.checkpoints} signed checkpoint(s) and {report.saved} saved "
                 f"checkpoint(s) match; root {base64.b64encode(report.root or b'').decode()}"
-                + (f"; {result.describe()}" if result is not None else ""),
+                + (
+                    f"; {result.describe()} under {choice.describe()}"
+                    if result is not None and choice is not None
+                    else ""
+                ),
                 markup=False,
             )
         else:
@@ -403,6 +472,10 @@ def _run_fsck(
             if len(report.findings) > 20 or report.truncated:
                 out.print("… more problems not shown")
     report.raise_for_problems()
+
+
+def _policy_json(choice: PolicyChoice, described: str) -> dict[str, str]:
+    return {"policy": described, "policy_file": str(choice.path), "policy_from": choice.source}
 
 
 @app.command("fsck")
@@ -415,7 +488,48 @@ def fsck_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Recompute the whole log from its entries; exit 1 naming the first bad index."""
-    _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "fsck", deep)
+    _run_fsck(
+        _offline_config(spec, store, vkey),
+        checkpoint,
+        fmt,
+        "fsck",
+        deep,
+        source=store_source(store),
+    )
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="C2SP tlog-policy file: trusted logs, witnesses and the quorum the checkpoint "
+        "(of the receipt, the tiles export or the store) must meet. Default: "
+        "audit.witness.policy of the contract, inside a governed project.",
+        show_default=False,
+    ),
+]
+NoPolicyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-policy", help="Ignore audit.witness.policy: check the log key only, no quorum."
+    ),
+]
+
+
+def _choose_policy(policy: Path | None, spec: Path | None, no_policy: bool) -> PolicyChoice | None:
+    """The policy in force (``--policy``, else the contract's), announced on stderr."""
+    from mondaytest.audit.policy import choose_policy
+
+    if policy is not None and no_policy:
+        raise InputError("--policy and --no-policy exclude each other")
+    choice = choose_policy(policy, spec, use_contract=not no_policy)
+    if choice is not None and choice.source != "--policy":
+        state.err_console().print(
+            f"applying the witness {choice.describe()}; --policy FILE overrides it, "
+            "--no-policy skips it",
+            markup=False,
+        )
+    return choice
 
 
 @app.command("verify")
@@ -445,28 +559,22 @@ def verify_cmd(
     store: StoreOpt = None,
     vkey: VkeyOpt = None,
     checkpoint: CheckpointOpt = None,
-    policy: Annotated[
-        Path | None,
-        typer.Option(
-            "--policy",
-            help="C2SP tlog-policy file: trusted logs, witnesses and the quorum the checkpoint "
-            "(of the receipt, the tiles export or the store) must meet.",
-            show_default=False,
-        ),
-    ] = None,
+    policy: PolicyOpt = None,
+    no_policy: NoPolicyOpt = False,
     deep: DeepOpt = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Verify offline, against a vkey or a policy: a receipt, a tiles directory, or a store."""
     import base64
 
-    from mondaytest.audit.policy import load_policy
-
-    trust = load_policy(policy) if policy is not None else None
+    choice = _choose_policy(policy, spec, no_policy)
+    trust = choice.policy if choice is not None else None
+    under = f" under {choice.describe()}" if choice is not None else ""
     if receipt is not None:
         from mondaytest.audit.verify import verify_receipt_bytes, verify_receipt_policy
 
         quorum = ""
+        described = ""
         if trust is not None:
             ok, result = verify_receipt_policy(
                 _read(receipt, "receipt"),
@@ -474,7 +582,8 @@ def verify_cmd(
                 entry=_read(entry, "entry") if entry else None,
                 log_keys=_parse_vkeys(vkey) if vkey else (),
             )
-            quorum = f"; {result.describe()}"
+            described = result.describe()
+            quorum = f"; {described}{under}"
         else:
             trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
             ok = verify_receipt_bytes(
@@ -491,22 +600,22 @@ def verify_cmd(
             "signed_by": [f"{s.name}+{s.key_id.hex()}" for s in ok.checkpoint.log_signatures],
             "cosignatures": len(ok.checkpoint.cosignatures),
         }
-        if quorum:
-            what["policy"] = quorum.removeprefix("; ")
+        if choice is not None:
+            what.update(_policy_json(choice, described))
         leaf = entry.read_bytes() if entry else ok.extra
-        described = ""
+        about = ""
         if leaf is not None:
             try:
                 e = decode_entry(leaf)
                 what["entry"] = {"type": e.type, "kind": e.kind, "id": e.id, "ts": e.ts}
-                described = f" ({e.kind} {e.id} at {e.ts})"
+                about = f" ({e.kind} {e.id} at {e.ts})"
             except InputError:
                 pass
         if fmt is OutputFormat.json:
             _emit_json(what)
         else:
             state.console().print(
-                f"✓ entry {ok.index}{described} is in log {ok.checkpoint.origin} at size "
+                f"✓ entry {ok.index}{about} is in log {ok.checkpoint.origin} at size "
                 f"{ok.checkpoint.size} (root {what['root']}), checkpoint signed by "
                 f"{', '.join(what['signed_by'])}"
                 + (
@@ -540,8 +649,8 @@ def verify_cmd(
                 "min_index": report.min_index,
                 "pruned": report.pruned,
             }
-            if verdict is not None:
-                data["policy"] = verdict.describe()
+            if verdict is not None and choice is not None:
+                data.update(_policy_json(choice, verdict.describe()))
             _emit_json(data)
         else:
             pruned = (
@@ -554,12 +663,19 @@ def verify_cmd(
                 f"✓ tiles in {tiles}: {cp.size} entries of {cp.origin} match their tiles and the "
                 f"signed checkpoint (root {root}); {report.entries_checked} entries checked "
                 f"against their leaf hashes{pruned}"
-                + (f"; {verdict.describe()}" if verdict is not None else ""),
+                + (f"; {verdict.describe()}{under}" if verdict is not None else ""),
                 markup=False,
             )
         return
-    if trust is None:
-        _run_fsck(_offline_config(spec, store, vkey), checkpoint, fmt, "verified", deep)
+    if choice is None:
+        _run_fsck(
+            _offline_config(spec, store, vkey),
+            checkpoint,
+            fmt,
+            "verified",
+            deep,
+            source=store_source(store),
+        )
         return
     _run_fsck(
         _policy_config(spec, store, vkey),
@@ -567,7 +683,8 @@ def verify_cmd(
         fmt,
         "verified",
         deep,
-        policy=trust,
+        source=store_source(store),
+        choice=choice,
         verifiers=_parse_vkeys(vkey) if vkey else [],
     )
 
@@ -587,7 +704,9 @@ def consistency_cmd(
     from mondaytest.audit.verify import check_consistency
 
     config = _offline_config(spec, store, vkey)
-    handle = open_store(config.store_url, base_dir=config.base_dir)
+    handle = open_existing_store(
+        config.store_url, base_dir=config.base_dir, source=store_source(store)
+    )
     try:
         a, b, proof = check_consistency(
             _read(old, "checkpoint"),
@@ -626,7 +745,7 @@ def export_cmd(
     """Write a static C2SP tlog-tiles directory of the log at its latest checkpoint."""
     from mondaytest.audit.export import export_store
 
-    with _open(spec, store, readonly=True) as log:
+    with _open_existing(spec, store) as log:
         cp, files = export_store(log, tiles)
     state.console().print(
         f"exported {cp.size} entries ({files} files) to {tiles}; "
@@ -664,7 +783,7 @@ def log_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show the newest entries, optionally of one kind or containing some text."""
-    with _open(spec, store, readonly=True) as log:
+    with _open_existing(spec, store) as log:
         entries = log.tail(n, kind=kind, text=grep)
     if fmt is OutputFormat.json:
         for e in entries:
@@ -687,27 +806,200 @@ def witness_cmd(
             show_default=False,
         ),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Witness key (file:PATH or env:VAR, made by `monday audit keygen --witness`): "
+            "cosign the checkpoint saved (c2sp.org/tlog-cosignature).",
+            show_default=False,
+        ),
+    ] = None,
     no_git: Annotated[
         bool, typer.Option("--no-git", help="Write the file but do not git-commit it.")
     ] = False,
     spec: SpecOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """CI as witness: move the saved checkpoint forward only along a verified consistency proof."""
+    """CI as witness: move the saved checkpoint forward only along a verified consistency proof
+    (and cosign it with --key)."""
+    from mondaytest.audit.keys import load_witness_signer
     from mondaytest.audit.witness import witness
 
+    cosigner = load_witness_signer(key) if key is not None else None
     config = _offline_config(spec, store, None)
     directory = commit if commit is not None else config.base_dir / config.witness_dir
-    handle = open_store(config.store_url, base_dir=config.base_dir)
+    handle = open_existing_store(
+        config.store_url, base_dir=config.base_dir, source=store_source(store)
+    )
     try:
-        result = witness(handle, config.verifiers(), config.origin, directory, commit=not no_git)
+        result = witness(
+            handle,
+            config.verifiers(),
+            config.origin,
+            directory,
+            commit=not no_git,
+            cosigner=cosigner,
+        )
     finally:
         handle.close()
     before = f"size {result.previous.size}" if result.previous else "nothing"
-    state.console().print(
+    out = state.console()
+    out.print(
         f"✓ witnessed {config.origin} at size {result.current.size} (was {before}); "
-        f"saved {result.path}" + (" and committed it" if result.committed else "")
+        + (f"cosigned by {cosigner.name} at {_utc(result.cosigned_at)}; " if cosigner else "")
+        + f"saved {result.path}"
+        + (" and committed it" if result.committed else ""),
+        markup=False,
     )
+    if result.cosigner is not None:
+        out.print(f"  witness vkey: {result.cosigner}", markup=False)
+        out.print(
+            "  store the cosignature with `monday audit cosign "
+            f"{result.path}` (the policy must list this vkey on a `witness` line)",
+            markup=False,
+        )
+
+
+@app.command("cosign")
+def cosign_cmd(
+    note: Annotated[
+        Path,
+        typer.Argument(
+            help="A cosigned checkpoint note, e.g. the file `monday audit witness --key` saved.",
+            metavar="FILE",
+        ),
+    ],
+    witness_vkey: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-vkey",
+            help="Trusted witness key (cosignature/v1 vkey); repeatable. Default: the witnesses "
+            "of the policy.",
+            show_default=False,
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="C2SP tlog-policy file whose witnesses (and logs) are trusted. Default: "
+            "audit.witness.policy of the contract.",
+            show_default=False,
+        ),
+    ] = None,
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    vkey: VkeyOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Store the witness cosignatures of a checkpoint note with the store's newest checkpoint,
+    so `monday audit verify --policy` counts them."""
+    from mondaytest.audit.policy import choose_policy
+    from mondaytest.audit.verify import follow_rotations
+    from mondaytest.audit.witness import store_cosignatures
+
+    data = _read(note, "checkpoint note")
+    witnesses = _parse_witness_vkeys(witness_vkey or [])
+    choice = None if witnesses and policy is None else choose_policy(policy, spec)
+    trusted_from = ", ".join(
+        ([choice.describe()] if choice is not None else [])
+        + (["--witness-vkey"] if witnesses else [])
+    )
+    if choice is not None:
+        witnesses += choice.policy.witness_verifiers()
+    if not witnesses:
+        raise InputError(
+            "no witness key to check the cosignatures against",
+            hint="pass --policy FILE (its `witness` lines) or --witness-vkey VKEY, or set "
+            "audit.witness.policy in monday.yaml",
+        )
+    config = (
+        _policy_config(spec, store, vkey)
+        if choice is not None
+        else _offline_config(spec, store, vkey)
+    )
+    handle = open_existing_store(
+        config.store_url, base_dir=config.base_dir, source=store_source(store)
+    )
+    try:
+        log_keys: list[NoteVerifier] = list(config.verifiers())
+        if choice is not None:
+            log_keys += choice.policy.log_verifiers(config.origin)
+        log_keys = follow_rotations(handle, log_keys, config.origin)
+        result = store_cosignatures(
+            handle,
+            data,
+            log_keys,
+            witnesses,
+            origin=config.origin,
+            source=str(note),
+            trusted_from=trusted_from,
+        )
+    finally:
+        handle.close()
+    cp = result.checkpoint
+    added = [f"{s.name} (at {_utc(s.timestamp)})" for s in result.added]
+    if fmt is OutputFormat.json:
+        _emit_json(
+            {
+                "ok": True,
+                "origin": cp.origin,
+                "size": cp.size,
+                "seq": result.seq,
+                "added": [
+                    {"name": s.name, "key_id": s.key_id.hex(), "timestamp": s.timestamp}
+                    for s in result.added
+                ],
+                "already_stored": result.already,
+            }
+        )
+    elif result.seq is None:
+        state.console().print(
+            f"✓ the store already holds every cosignature of {note} on the checkpoint of "
+            f"{cp.origin} at size {cp.size}; nothing written",
+            markup=False,
+        )
+    else:
+        state.console().print(
+            f"✓ stored checkpoint #{result.seq} of {cp.origin} at size {cp.size} with "
+            f"{len(added)} new cosignature(s): {', '.join(added)}"
+            + (f" ({result.already} already stored)" if result.already else "")
+            + "; `monday audit verify --policy` counts them",
+            markup=False,
+        )
+
+
+def _utc(timestamp: int | None) -> str:
+    """A cosignature's time as RFC 3339 UTC."""
+    from datetime import UTC, datetime
+
+    if timestamp is None:
+        return "an unknown time"
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"Unix time {timestamp}"
+
+
+def _parse_witness_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
+    out: list[Ed25519Verifier] = []
+    for number, text in enumerate(vkeys, 1):
+        which = "--witness-vkey" if len(vkeys) == 1 else f"--witness-vkey #{number}"
+        try:
+            verifier = parse_vkey(text)
+        except NoteError as exc:
+            # The text is not echoed: it may be a private key pasted by mistake.
+            raise InputError(f"{which}: {exc.message}", hint=exc.hint) from None
+        if verifier.sig_type != SIG_COSIGNATURE_V1:
+            raise InputError(
+                f"{which} is a key of signature type 0x{verifier.sig_type:02x}, not a witness "
+                "key (cosignature/v1, type 0x04)",
+                hint="pass the vkey `monday audit witness --key` printed (its base64 starts "
+                "with B); a log key goes to --vkey",
+            )
+        out.append(verifier)
+    return out
 
 
 @app.command("rotate-key")
@@ -774,7 +1066,7 @@ def backup_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Write an online, consistent copy of the store and verify the copy with fsck."""
-    with _open(spec, store, readonly=True) as log:
+    with _open_existing(spec, store) as log:
         report = log.backup(target)
     state.console().print(
         f"✓ backup {target}: {report.size} entries and {report.checkpoints} checkpoint(s) "

@@ -42,8 +42,10 @@ class AuditWitness(SpecModel):
     """Directory (relative to monday.yaml, committed to git) where ``monday audit witness
     --commit`` keeps the last witnessed checkpoint."""
     policy: str | None = None
-    """Path of a C2SP tlog-policy file (``log``, ``witness``, ``group``, ``quorum`` lines) that
-    ``monday audit verify`` applies; without one the log's vkey alone is required."""
+    """Path (relative to monday.yaml) of a C2SP tlog-policy file (``log``, ``witness``,
+    ``group``, ``quorum`` lines) that ``monday audit verify`` applies inside the project unless
+    ``--policy`` or ``--no-policy`` is given, and whose witnesses ``monday audit cosign`` trusts;
+    without one the log's vkey alone is required."""
 
 
 class AuditSection(SpecModel):
