@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -20,13 +19,13 @@ from rich.table import Table
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt
 from mondaytest.cli.state import OutputFormat
-from mondaytest.errors import CheckFailed, ConfigError, HarnessError, InputError, MondayError
+from mondaytest.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from mondaytest.evals.compare import Comparison
+    from mondaytest.evals.gate_run import SuiteGate
     from mondaytest.evals.gating import GateResult
-    from mondaytest.evals.runner import RunOptions
-    from mondaytest.evals.runs import RunRecord
+    from mondaytest.evals.runner import RunResult, SuiteRef
 
 # The evals core (numpy, scipy, the runner) is imported inside each command, so `monday --help`
 # and unrelated commands start fast.
@@ -89,13 +88,12 @@ class _Progress:
         self.plain = state.plain()
         self.total = 0
         self.suite = ""
-        self.run_id: str | None = None
         self._bar: Any = None
         self._task: Any = None
         self._last = 0.0
 
     def started(self, run_id: str, suite: str, total: int, done: int) -> None:
-        self.total, self.suite, self.run_id = total, suite, run_id
+        self.total, self.suite = total, suite
         if self.quiet:
             return
         err = state.err_console()
@@ -141,22 +139,11 @@ class _Progress:
             self._bar = None
 
 
-def _run(ref: Any, options: RunOptions, progress: _Progress) -> Any:
-    """run_suite, turning Ctrl-C / SIGTERM into a resumable, explained exit 3."""
-    import asyncio
-
-    from mondaytest.evals.runner import run_suite
-
-    try:
-        return run_suite(ref, options, progress)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress.finished({})
-        if progress.run_id is None:
-            raise HarnessError("interrupted before the run started") from None
-        raise HarnessError(
-            f"run {progress.run_id} interrupted; its finished trials are kept",
-            hint=f"continue it with `monday eval run {ref.name} --resume {progress.run_id}`",
-        ) from None
+def _cache_mode(cache: str | None) -> Literal["rw", "ro", "off"] | None:
+    """The --cache option, checked."""
+    if cache is not None and cache not in ("rw", "ro", "off"):
+        raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
+    return cast('Literal["rw", "ro", "off"] | None', cache)
 
 
 # ------------------------------------------------------------------------------------ rendering
@@ -275,14 +262,13 @@ def run(
     Exit 0 when the run completed (judging it is `monday eval gate`'s job), 2 for a bad
     contract or dataset, 3 when the run stopped over its error budget or ran nothing.
     """
-    from mondaytest.evals.runner import RunOptions
+    from mondaytest.evals.runner import RunOptions, run_suite_interruptible
     from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     if record and replay:
         raise InputError("--record and --replay exclude each other")
-    if cache is not None and cache not in ("rw", "ro", "off"):
-        raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
+    cache_mode = _cache_mode(cache)
     labels: dict[str, str] = {}
     for item in label or []:
         key, sep, value = item.partition("=")
@@ -296,12 +282,12 @@ def run(
         seed=seed,
         epochs=epochs,
         concurrency=concurrency,
-        cache=cache,  # type: ignore[arg-type]
+        cache=cache_mode,
         mode="record" if record else ("replay" if replay else "live"),
         resume=resume,
         labels=labels,
     )
-    result = _run(ref, options, _Progress(quiet or fmt is OutputFormat.json))
+    result = run_suite_interruptible(ref, options, _Progress(quiet or fmt is OutputFormat.json))
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(result.data, indent=2, ensure_ascii=False))
     else:
@@ -319,35 +305,20 @@ def show(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show a run: summary, metrics, and its failed and errored cases."""
-    from mondaytest.evals.runs import iter_trials, resolve_run
+    from mondaytest.evals.run_views import run_problems
+    from mondaytest.evals.runs import resolve_run
 
     record = resolve_run(_root(spec), run_ref)
-    failures: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    n_fail = n_err = 0
-    for trial in iter_trials(record.dir):
-        if trial.get("status") in ("error", "score_error"):
-            n_err += 1
-            if len(errors) < limit:
-                errors.append(trial)
-        elif trial.get("passed") is False:
-            n_fail += 1
-            if len(failures) < limit:
-                failures.append(trial)
+    found = run_problems(record, limit)
     if fmt is OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                {"run": record.data, "failures": failures, "errors": errors},
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        typer.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
         return
     _render_run(record.data, record.dir)
     out = state.console()
-    if failures:
+    n_fail, n_err = found.n_failed, found.n_errors
+    if found.failures:
         out.print(f"[bold]failed[/] ({n_fail}{', first ' + str(limit) if n_fail > limit else ''}):")
-        for t in failures:
+        for t in found.failures:
             reasons = [
                 f"{name}: {s.get('reason') or s.get('value')}"
                 for name, s in (t.get("scores") or {}).items()
@@ -356,9 +327,9 @@ def show(
             out.print(
                 f"  {t['case']} (epoch {t.get('epoch', 0)}): {'; '.join(reasons)}", markup=False
             )
-    if errors:
+    if found.errors:
         out.print(f"[bold]errors[/] ({n_err}{', first ' + str(limit) if n_err > limit else ''}):")
-        for t in errors:
+        for t in found.errors:
             retries = f" after {t.get('attempts')} attempts" if t.get("attempts", 1) > 1 else ""
             out.print(
                 f"  {t['case']} (epoch {t.get('epoch', 0)}){retries}: {t.get('error')}",
@@ -374,25 +345,11 @@ def ls(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """List runs, newest last."""
-    from mondaytest.evals.runs import list_runs
+    from mondaytest.evals.run_views import run_rows
 
-    runs = list_runs(_root(spec), suite)[-limit:]
-    rows = [
-        {
-            "run_id": r.id,
-            "suite": r.suite,
-            "status": r.status,
-            "started_at": r.data.get("started_at"),
-            "trials": (r.data.get("counts") or {}).get("trials"),
-            "pass_rate": (r.data.get("counts") or {}).get("pass_rate"),
-            "errors": (r.data.get("counts") or {}).get("errors"),
-            "mode": (r.data.get("config") or {}).get("mode"),
-            "path": str(r.dir),
-        }
-        for r in runs
-    ]
+    rows = run_rows(_root(spec), suite, limit)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
     if not rows:
         state.console().print("no runs yet — start one with `monday eval run SUITE`")
@@ -402,14 +359,14 @@ def ls(
         table.add_column(col)
     for row in rows:
         table.add_row(
-            row["run_id"],
-            row["suite"],
-            row["status"],
-            str(row["started_at"] or ""),
-            _fmt(row["trials"]),
-            _pct(row["pass_rate"]),
-            _fmt(row["errors"]),
-            str(row["mode"]),
+            row.run_id,
+            row.suite,
+            row.status,
+            str(row.started_at or ""),
+            _fmt(row.trials),
+            _pct(row.pass_rate),
+            _fmt(row.errors),
+            str(row.mode),
         )
     state.console().print(table)
 
@@ -492,21 +449,9 @@ def flaky(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Per-case flake rate across epochs and runs (run with --epochs 3 or pool several runs)."""
-    from mondaytest.evals.flaky import flaky_report
-    from mondaytest.evals.runs import list_runs, resolve_run
+    from mondaytest.evals.flaky import flaky_report, runs_to_pool
 
-    root = _root(spec)
-    records: list[RunRecord]
-    if runs:
-        records = [resolve_run(root, r) for r in runs]
-    else:
-        found = list_runs(root, suite)
-        if not found:
-            raise InputError("there are no runs yet", hint="run the suite with --epochs 3 first")
-        if suite is None:
-            suite = found[-1].suite
-            found = [r for r in found if r.suite == suite]
-        records = found[-last:]
+    records = runs_to_pool(_root(spec), runs or (), suite=suite, last=last)
     report = flaky_report(records)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(report.to_json(), indent=2))
@@ -594,59 +539,51 @@ def _render_gate(result: GateResult, strict: bool) -> None:
         out.print(f"note: {note}", markup=False)
 
 
-def _ci_run_url() -> str | None:
-    """A link to the CI run, from GitHub Actions' environment (None elsewhere)."""
-    import os
+class _GateView:
+    """Renders a gate as it goes (:class:`~mondaytest.evals.gate_run.GateObserver`)."""
 
-    server, repo, run_id = (
-        os.environ.get("GITHUB_SERVER_URL"),
-        os.environ.get("GITHUB_REPOSITORY"),
-        os.environ.get("GITHUB_RUN_ID"),
-    )
-    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+    def __init__(self, quiet: bool, fmt: OutputFormat, strict: bool) -> None:
+        self.quiet = quiet
+        self.json = fmt is OutputFormat.json
+        self.strict = strict
 
+    def run_observer(self, suite: SuiteRef) -> _Progress:
+        return _Progress(self.quiet or self.json)
 
-def _write_reports(
-    record: RunRecord,
-    result: GateResult | None,
-    *,
-    junit: Path | None,
-    markdown: Path | None,
-    html: Path | None,
-    step_summary: bool,
-    strict: bool,
-    run_url: str | None,
-) -> list[str]:
-    """Write the requested projections of a run (and its verdict); the paths written."""
-    if not (junit or markdown or html or step_summary):
-        return []
-    from mondaytest.evals import report as reports
-    from mondaytest.evals.runs import iter_trials, list_runs
+    def run_finished(self, result: RunResult) -> None:
+        if not self.json and not self.quiet:
+            _render_run(result.data, result.dir)
 
-    verdict = result.verdict if result is not None else None
-    root = record.dir.parent.parent.parent  # <root>/.monday/runs/<id>
-    history = [r.data for r in list_runs(root, record.suite) if r.id != record.id][-20:]
-    suite_report = reports.SuiteReport(
-        run=record.data,
-        verdict=verdict,
-        baseline=result.baseline if result is not None else None,
-        details=reports.collect_details(iter_trials(record.dir), focus=reports.focus_ids(verdict)),
-        history=history,
-        strict=strict,
-        run_url=run_url or _ci_run_url(),
-    )
-    written: list[str] = []
-    if junit is not None:
-        written.append(str(reports.write_junit(junit, suite_report)))
-    if markdown is not None:
-        written.append(str(reports.write_markdown(markdown, suite_report)))
-    if html is not None:
-        written.append(str(reports.write_html(html, suite_report)))
-    if step_summary:
-        path = reports.write_step_summary(reports.render_step_summary(suite_report))
-        if path is not None:
-            written.append(str(path))
-    return written
+    def suite_started(self, name: str) -> None:
+        if not self.json:
+            state.console().print(f"── suite {name}", markup=False)
+
+    def suite_finished(self, gate: SuiteGate) -> None:
+        self.render(gate)
+        if not self.json and (gate.error is not None or gate.exit_code in (1, 3)):
+            state.err_console().print(
+                f"[bold red]error:[/] {gate.message()}", highlight=False, soft_wrap=True
+            )
+
+    def render(self, gate: SuiteGate) -> None:
+        """The verdict, the files written and the audit entry (nothing for a stopped gate)."""
+        if gate.result is None:
+            return
+        if gate.audit_skipped and not self.quiet and not self.json:
+            state.err_console().print(
+                "note: the verdict is not in the audit log: audit.vkey is not set "
+                "(run `monday audit keygen`, or pass --no-record)"
+            )
+        if self.json:
+            return
+        _render_gate(gate.result, self.strict)
+        for path in gate.written:
+            state.console().print(f"wrote {path}", markup=False)
+        if gate.audit_idx is not None:
+            state.console().print(
+                f"recorded the verdict as eval_gate entry {gate.audit_idx} in the audit log",
+                markup=False,
+            )
 
 
 @app.command("gate")
@@ -715,19 +652,19 @@ def gate(
     comparable, no baseline). With --all, every suite is gated and the exit code is the
     highest of theirs.
     """
+    from mondaytest.evals.gate_run import GateRequest, gate_all_suites, gate_suite
     from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
-    if cache is not None and cache not in ("rw", "ro", "off"):
-        raise InputError(f"--cache must be rw, ro or off, not {cache!r}")
+    cache_mode = _cache_mode(cache)
     loaded = load_spec(spec)
-    options = _GateOptions(
+    request = GateRequest(
         run_ref=run_ref,
         baseline=baseline,
         strict=strict,
         sample=sample,
         seed=seed,
-        cache=cache,
+        cache=cache_mode,
         replay=replay,
         junit=junit,
         comment_out=comment_out,
@@ -736,191 +673,26 @@ def gate(
         run_url=run_url,
         record_evidence=record_evidence,
         store=store,
-        quiet=quiet,
-        fmt=fmt,
     )
+    view = _GateView(quiet, fmt, strict)
     if not all_suites:
         ref = suite_from_spec(loaded, suite)
-        code, data = _gate_one(loaded, ref, options.for_suite(ref.name))
+        one = gate_suite(loaded, ref, request.for_suite(ref.name), view)
+        view.render(one)
         if fmt is OutputFormat.json:
-            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        _raise_for_gate(code, data)
+            typer.echo(json.dumps(one.to_json(), indent=2, ensure_ascii=False))
+        one.raise_for_exit_code()
         return
-    names = _all_suite_names(loaded, suite, options)
-    results: dict[str, dict[str, Any]] = {}
-    codes: dict[str, int] = {}
-    for name in names:
-        if fmt is not OutputFormat.json:
-            state.console().print(f"── suite {name}", markup=False)
-        try:
-            ref = suite_from_spec(loaded, name)
-            codes[name], results[name] = _gate_one(loaded, ref, options.for_suite(name))
-            if fmt is not OutputFormat.json and codes[name] in (1, 3):
-                state.err_console().print(
-                    f"[bold red]error:[/] {_gate_message(codes[name], results[name])}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-        except MondayError as exc:  # one broken suite does not hide the others' verdicts
-            if state.DEBUG:
-                raise
-            codes[name] = exc.exit_code
-            results[name] = {"suite": name, "error": str(exc), "exit_code": exc.exit_code}
-            if fmt is not OutputFormat.json:
-                state.err_console().print(
-                    f"[bold red]error:[/] suite {name}: {exc}", highlight=False, soft_wrap=True
-                )
-    worst = max(codes.values())
-    if fmt is OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                {"exit_code": worst, "suites": results, "exit_codes": codes},
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-    else:
-        summary = ", ".join(f"{n} exit {c}" for n, c in codes.items())
-        state.console().print(f"gated {len(codes)} suite(s): {summary}", markup=False)
-    if worst:
-        raise typer.Exit(worst)
-
-
-@dataclass(frozen=True)
-class _GateOptions:
-    """What `monday eval gate` was asked to do, per suite."""
-
-    run_ref: str | None
-    baseline: Path | None
-    strict: bool
-    sample: int | None
-    seed: int | None
-    cache: str | None
-    replay: bool
-    junit: Path | None
-    comment_out: Path | None
-    html: Path | None
-    step_summary: bool
-    run_url: str | None
-    record_evidence: bool
-    store: str | None
-    quiet: bool
-    fmt: OutputFormat
-
-    def for_suite(self, name: str) -> _GateOptions:
-        """These options with ``{suite}`` in report paths replaced by ``name``."""
-
-        def sub(path: Path | None) -> Path | None:
-            return None if path is None else Path(str(path).replace("{suite}", name))
-
-        return replace(
-            self, junit=sub(self.junit), comment_out=sub(self.comment_out), html=sub(self.html)
-        )
-
-
-def _all_suite_names(loaded: Any, suite: str | None, options: _GateOptions) -> list[str]:
-    """The suites `--all` gates, refusing options that only make sense for one suite."""
     if suite is not None:
         raise InputError(f"--all gates every suite; drop the suite name {suite!r}")
-    for flag, value in (("--run", options.run_ref), ("--baseline", options.baseline)):
-        if value is not None:
-            raise InputError(f"{flag} names one suite's run or baseline; it cannot go with --all")
-    names = list(loaded.model.evals.suites)
-    if not names:
-        raise ConfigError(
-            "the contract has no eval suites: --all has nothing to gate (zero suites never pass)",
-            field="evals.suites",
-            hint="add one under evals.suites (see docs/spec-reference.md)",
-        )
-    if len(names) > 1:
-        for flag, path in (
-            ("--junit", options.junit),
-            ("--comment-out", options.comment_out),
-            ("--html", options.html),
-        ):
-            if path is not None and "{suite}" not in str(path):
-                raise InputError(
-                    f"{flag} {path}: with --all and {len(names)} suites each suite writes its "
-                    "own file",
-                    hint=f"put {{suite}} in the path, e.g. {flag} reports/{{suite}}"
-                    + Path(str(path)).suffix,
-                )
-    return names
-
-
-def _gate_one(loaded: Any, ref: Any, o: _GateOptions) -> tuple[int, dict[str, Any]]:
-    """Run (or take --run) and judge one suite; render it. ``(exit code, gate.json + audit)``."""
-    from mondaytest.evals.gating import gate_run
-    from mondaytest.evals.runner import RunOptions
-    from mondaytest.evals.runs import read_run, resolve_run
-
-    fmt = o.fmt
-    if o.run_ref is not None:
-        record = resolve_run(ref.root_dir, o.run_ref, ref.name)
+    gated = gate_all_suites(loaded, request, view, reraise=state.DEBUG)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(gated.to_json(), indent=2, ensure_ascii=False))
     else:
-        options = RunOptions(
-            sample=o.sample,
-            seed=o.seed,
-            cache=o.cache,  # type: ignore[arg-type]
-            mode="replay" if o.replay else "live",
-        )
-        result = _run(ref, options, _Progress(o.quiet or fmt is OutputFormat.json))
-        if fmt is not OutputFormat.json and not o.quiet:
-            _render_run(result.data, result.dir)
-        result.raise_for_status()
-        record = read_run(result.dir)
-    gated = gate_run(ref, record, baseline_file=o.baseline)
-    written = _write_reports(
-        record,
-        gated,
-        junit=o.junit,
-        markdown=o.comment_out,
-        html=o.html,
-        step_summary=o.step_summary,
-        strict=o.strict,
-        run_url=o.run_url,
-    )
-    audit_idx: int | None = None
-    if o.record_evidence:
-        from mondaytest.evals.evidence import audit_configured, record_gate_result
-
-        if audit_configured(loaded):
-            audit_idx = record_gate_result(loaded, gated, strict=o.strict, store=o.store)
-        elif not o.quiet and fmt is not OutputFormat.json:
-            state.err_console().print(
-                "note: the verdict is not in the audit log: audit.vkey is not set "
-                "(run `monday audit keygen`, or pass --no-record)"
-            )
-    if fmt is not OutputFormat.json:
-        _render_gate(gated, o.strict)
-        for path in written:
-            state.console().print(f"wrote {path}", markup=False)
-        if audit_idx is not None:
-            state.console().print(
-                f"recorded the verdict as eval_gate entry {audit_idx} in the audit log",
-                markup=False,
-            )
-    code = gated.verdict.exit_code(strict=o.strict)
-    return code, {**gated.to_json(), "audit_idx": audit_idx}
-
-
-def _gate_message(code: int, data: dict[str, Any]) -> str:
-    verdict = data.get("verdict") or {}
-    status = verdict.get("status")
-    failing = [c["name"] for c in verdict.get("checks") or [] if c.get("status") != "pass"]
-    if code == 3:
-        return f"gate {status}: the run or its baseline is unusable ({', '.join(failing)})"
-    return f"gate {status}: {', '.join(failing)}"
-
-
-def _raise_for_gate(code: int, data: dict[str, Any]) -> None:
-    """Turn one suite's gate exit code into the CLI's error (none for 0)."""
-    if code == 3:
-        raise HarnessError(
-            _gate_message(code, data), hint="see the checks above; this is not a verdict on quality"
-        )
-    if code == 1:
-        raise CheckFailed(_gate_message(code, data))
+        summary = ", ".join(f"{n} exit {c}" for n, c in gated.exit_codes.items())
+        state.console().print(f"gated {len(gated.suites)} suite(s): {summary}", markup=False)
+    if gated.exit_code:
+        raise typer.Exit(gated.exit_code)
 
 
 @baseline_app.command("bless")
@@ -938,6 +710,7 @@ def baseline_bless(
 
     This is the only way the baseline changes: commit the file in a reviewed pull request.
     """
+    from mondaytest.evals.baseline import summarize_baseline
     from mondaytest.evals.gating import bless_run
     from mondaytest.evals.runs import resolve_run
     from mondaytest.evals.suites import suite_from_spec
@@ -946,23 +719,22 @@ def baseline_bless(
     loaded = load_spec(spec)
     record = resolve_run(loaded.root_dir, run_ref, suite)
     ref = suite_from_spec(loaded, suite or record.suite)
-    blessed, path = bless_run(ref, record)
+    blessed = summarize_baseline(*bless_run(ref, record))
     if fmt is OutputFormat.json:
         typer.echo(
             json.dumps(
                 {
-                    "path": str(path),
+                    "path": str(blessed.path),
                     "run_id": blessed.run_id,
-                    "cases": len(blessed.outcomes),
-                    "digest": blessed.digest(),
+                    "cases": blessed.cases,
+                    "digest": blessed.digest,
                 }
             )
         )
         return
-    passed = sum(1 for o in blessed.outcomes if o.passed)
     state.console().print(
         f"blessed run {blessed.run_id} as the baseline of {ref.name}: "
-        f"{len(blessed.outcomes)} cases, {passed} passing → {path}\n"
+        f"{blessed.cases} cases, {blessed.passed} passing → {blessed.path}\n"
         "commit it to make it the reference for every pull request"
     )
 
@@ -976,49 +748,25 @@ def baseline_show(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show the suite's committed baseline: where it came from and what it holds."""
-    from mondaytest.evals.baseline import read_baseline
+    from mondaytest.evals.baseline import read_baseline, summarize_baseline
     from mondaytest.evals.gating import suite_baseline_path
     from mondaytest.evals.suites import suite_from_spec
     from mondaytest.spec import load_spec
 
     ref = suite_from_spec(load_spec(spec), suite)
     path = suite_baseline_path(ref)
-    base = read_baseline(path, suite=ref.name)
-    metrics: dict[str, list[float]] = {}
-    for o in base.outcomes:
-        for name, value in o.scores.items():
-            metrics.setdefault(name, []).append(value)
-    passed = sum(1 for o in base.outcomes if o.passed)
-    errored = sum(1 for o in base.outcomes if o.error)
-    data = {
-        "schema": base.schema,
-        "case_hashes": base.case_hashes is not None,
-        "suite": base.suite,
-        "path": str(path),
-        "run_id": base.run_id,
-        "created": base.created.isoformat(),
-        "cases": len(base.outcomes),
-        "passed": passed,
-        "errored": errored,
-        "metrics": {k: sum(v) / len(v) for k, v in sorted(metrics.items())},
-        "spec_digest": base.spec_digest,
-        "dataset_hash": base.dataset_hash,
-        "fingerprint": base.fingerprint,
-        "digest": base.digest(),
-    }
+    base = summarize_baseline(read_baseline(path, suite=ref.name), path)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(base.to_json(), indent=2))
         return
     out = state.console()
-    out.print(
-        f"baseline of {base.suite}: run {base.run_id}, blessed {data['created']}", markup=False
-    )
-    out.print(f"  {path}", markup=False)
-    out.print(f"  {len(base.outcomes)} cases, {passed} passing, {errored} errored", markup=False)
-    for name, mean in data["metrics"].items():  # type: ignore[attr-defined]
+    out.print(f"baseline of {base.suite}: run {base.run_id}, blessed {base.created}", markup=False)
+    out.print(f"  {base.path}", markup=False)
+    out.print(f"  {base.cases} cases, {base.passed} passing, {base.errored} errored", markup=False)
+    for name, mean in base.metrics.items():
         out.print(f"  {name}: mean {mean:.3f}", markup=False)
     out.print(f"  fingerprint: {base.fingerprint or '—'}", markup=False)
-    if base.case_hashes is None:
+    if not base.has_case_hashes:
         out.print(
             f"  {base.schema}: no per-case hashes, so a case edited under its id is not "
             "caught; re-bless to record them",
@@ -1080,6 +828,7 @@ def report(
     run_url: RunUrlOpt = None,
 ) -> None:
     """Write projections of a run: JUnit XML, Markdown, HTML (with --gate: of its verdict)."""
+    from mondaytest.evals.report.files import write_reports
     from mondaytest.evals.runs import resolve_run
 
     if not (junit or markdown or html):
@@ -1095,7 +844,7 @@ def report(
         result = gate_run(suite_from_spec(loaded, record.suite), record, write=False)
     else:
         record = resolve_run(_root(spec), run_ref)
-    for path in _write_reports(
+    for path in write_reports(
         record,
         result,
         junit=junit,

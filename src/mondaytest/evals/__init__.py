@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mondaytest.evals.compare import Comparison, NotComparableError, compare_runs
     from mondaytest.evals.dataset import Dataset, DatasetError, load_dataset
     from mondaytest.evals.flaky import FlakyReport, flaky_report
+    from mondaytest.evals.gate_run import GateRequest, gate_all_suites, gate_suite
     from mondaytest.evals.gating import (
         GateResult,
         bless_run,
@@ -47,6 +48,9 @@ _EXPORTS = {
     "load_dataset": "dataset",
     "FlakyReport": "flaky",
     "flaky_report": "flaky",
+    "GateRequest": "gate_run",
+    "gate_all_suites": "gate_run",
+    "gate_suite": "gate_run",
     "GateResult": "gating",
     "bless_run": "gating",
     "case_outcomes": "gating",
@@ -78,6 +82,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "FlakyReport",
+    "GateRequest",
     "GateResult",
     "NotComparableError",
     "Output",
@@ -92,7 +97,9 @@ __all__ = [
     "case_outcomes",
     "compare_runs",
     "flaky_report",
+    "gate_all_suites",
     "gate_run",
+    "gate_suite",
     "iter_trials",
     "list_runs",
     "load_dataset",

@@ -52,11 +52,13 @@ __all__ = [
     "BASELINE_SCHEMA",
     "BASELINE_SCHEMAS",
     "Baseline",
+    "BaselineSummary",
     "baseline_path",
     "bless",
     "dumps_baseline",
     "loads_baseline",
     "read_baseline",
+    "summarize_baseline",
     "write_baseline",
 ]
 
@@ -482,3 +484,80 @@ def read_baseline(path: str | os.PathLike[str], *, suite: str | None = None) -> 
     except OSError as exc:
         raise InputError(f"cannot read {target}: {exc.strerror}") from None
     return loads_baseline(text, source=str(target), suite=suite)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineSummary:
+    """What a baseline holds, in numbers: where it came from, its cases and metric means."""
+
+    schema: str
+    """The schema id it is written with."""
+    has_case_hashes: bool
+    """It keeps per-case input/expected hashes (schema ``/2``), so edited cases are caught."""
+    suite: str
+    """The suite's name."""
+    path: Path
+    """The baseline file."""
+    run_id: str
+    """The blessed run."""
+    created: str
+    """When it was blessed (ISO 8601)."""
+    cases: int
+    """Cases it holds."""
+    passed: int
+    """Cases that passed."""
+    errored: int
+    """Cases that errored."""
+    metrics: dict[str, float]
+    """Mean of each score over the cases that have it, by metric name (sorted)."""
+    spec_digest: str | None
+    """Digest of the contract the run was made under."""
+    dataset_hash: str | None
+    """Hash of the dataset the run read."""
+    fingerprint: str | None
+    """The run's comparability fingerprint."""
+    digest: str
+    """``sha256:…`` of the outcomes."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``case_hashes`` is the flag :attr:`has_case_hashes`)."""
+        return {
+            "schema": self.schema,
+            "case_hashes": self.has_case_hashes,
+            "suite": self.suite,
+            "path": str(self.path),
+            "run_id": self.run_id,
+            "created": self.created,
+            "cases": self.cases,
+            "passed": self.passed,
+            "errored": self.errored,
+            "metrics": self.metrics,
+            "spec_digest": self.spec_digest,
+            "dataset_hash": self.dataset_hash,
+            "fingerprint": self.fingerprint,
+            "digest": self.digest,
+        }
+
+
+def summarize_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> BaselineSummary:
+    """The :class:`BaselineSummary` of ``baseline``, read from (or written to) ``path``."""
+    metrics: dict[str, list[float]] = {}
+    for o in baseline.outcomes:
+        for name, value in o.scores.items():
+            metrics.setdefault(name, []).append(value)
+    return BaselineSummary(
+        schema=baseline.schema,
+        has_case_hashes=baseline.case_hashes is not None,
+        suite=baseline.suite,
+        path=Path(path),
+        run_id=baseline.run_id,
+        created=baseline.created.isoformat(),
+        cases=len(baseline.outcomes),
+        passed=sum(1 for o in baseline.outcomes if o.passed),
+        errored=sum(1 for o in baseline.outcomes if o.error),
+        metrics={k: sum(v) / len(v) for k, v in sorted(metrics.items())},
+        spec_digest=baseline.spec_digest,
+        dataset_hash=baseline.dataset_hash,
+        fingerprint=baseline.fingerprint,
+        digest=baseline.digest(),
+    )

@@ -6,15 +6,17 @@ scorers). Its flake rate is the share of its trials that disagree with its major
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mondaytest.errors import InputError
 from mondaytest.evals.casesum import CaseSummary, summarize_cases
 from mondaytest.evals.compare import NotComparableError, comparability_problems
-from mondaytest.evals.runs import RunRecord
+from mondaytest.evals.runs import RunRecord, list_runs, resolve_run
 
-__all__ = ["FlakyCase", "FlakyReport", "flaky_report"]
+__all__ = ["FlakyCase", "FlakyReport", "flaky_report", "runs_to_pool"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,23 @@ def flaky_report(runs: list[RunRecord]) -> FlakyReport:
             out.append(FlakyCase(case_id, judged, passes, errors))
     out.sort(key=lambda c: (-c.flake_rate, c.id))
     return FlakyReport([r.id for r in runs], out)
+
+
+def runs_to_pool(
+    root: Path, refs: Sequence[str] = (), *, suite: str | None = None, last: int = 1
+) -> list[RunRecord]:
+    """The runs to measure flakiness over: the runs named in ``refs`` (ids, prefixes,
+    ``latest`` or paths); without them the newest ``last`` runs of ``suite``, or of the suite of
+    the newest run when ``suite`` is None.
+
+    Raises :class:`~mondaytest.errors.InputError` when there are no runs (of ``suite``).
+    """
+    if refs:
+        return [resolve_run(root, r) for r in refs]
+    found = list_runs(root, suite)
+    if not found:
+        raise InputError("there are no runs yet", hint="run the suite with --epochs 3 first")
+    if suite is None:
+        suite = found[-1].suite
+        found = [r for r in found if r.suite == suite]
+    return found[-last:] if last > 0 else []

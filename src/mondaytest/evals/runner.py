@@ -72,6 +72,7 @@ __all__ = [
     "arun_suite",
     "cassette_path",
     "run_suite",
+    "run_suite_interruptible",
 ]
 
 Mode = Literal["live", "record", "replay"]
@@ -756,3 +757,46 @@ def run_suite(
     call :meth:`RunResult.raise_for_status` to turn that into exit code 3.
     """
     return asyncio.run(arun_suite(suite, options, observer))
+
+
+class _RunIdTracker:
+    """A :class:`RunObserver` that remembers the run id and forwards to another observer."""
+
+    def __init__(self, inner: RunObserver | None) -> None:
+        self.inner = inner
+        self.run_id: str | None = None
+
+    def started(self, run_id: str, suite: str, total: int, done: int) -> None:
+        self.run_id = run_id
+        if self.inner is not None:
+            self.inner.started(run_id, suite, total, done)
+
+    def progress(self, done: int, errors: int, passed: int, failed: int) -> None:
+        if self.inner is not None:
+            self.inner.progress(done, errors, passed, failed)
+
+    def finished(self, data: dict[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner.finished(data)
+
+
+def run_suite_interruptible(
+    suite: SuiteRef, options: RunOptions | None = None, observer: RunObserver | None = None
+) -> RunResult:
+    """:func:`run_suite`, turning an interruption (Ctrl-C, cancellation) that escapes the runner
+    into a :class:`~mondaytest.errors.HarnessError` (exit 3) that says how to resume the run.
+
+    On an interruption the observer's ``finished`` is called with an empty mapping (so a
+    progress display can close) before the error is raised.
+    """
+    tracker = _RunIdTracker(observer)
+    try:
+        return run_suite(suite, options, tracker)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        tracker.finished({})
+        if tracker.run_id is None:
+            raise HarnessError("interrupted before the run started") from None
+        raise HarnessError(
+            f"run {tracker.run_id} interrupted; its finished trials are kept",
+            hint=f"continue it with `monday eval run {suite.name} --resume {tracker.run_id}`",
+        ) from None

@@ -9,9 +9,12 @@ file the caller names:
   ``$GITHUB_STEP_SUMMARY``;
 * :func:`render_html` / :func:`write_html`: a self-contained HTML report with charts.
 
-:func:`collect_details` streams ``trials.jsonl`` once for what the reports show per case.
+:func:`collect_details` streams ``trials.jsonl`` once for what the reports show per case;
+:func:`write_reports` builds a run's report (with the suite's history) and writes the files asked
+for.
 """
 
+from mondaytest.evals.report.files import ci_run_url, run_history, suite_report, write_reports
 from mondaytest.evals.report.html import render_html, write_html
 from mondaytest.evals.report.junit import render_junit, write_junit
 from mondaytest.evals.report.markdown import (
@@ -36,6 +39,7 @@ __all__ = [
     "RunDetails",
     "RunView",
     "SuiteReport",
+    "ci_run_url",
     "collect_details",
     "focus_ids",
     "headline",
@@ -44,8 +48,11 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "render_step_summary",
+    "run_history",
+    "suite_report",
     "write_html",
     "write_junit",
     "write_markdown",
+    "write_reports",
     "write_step_summary",
 ]
