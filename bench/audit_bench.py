@@ -128,6 +128,7 @@ def monday_pipeline(cfg: LogConfig, items: Sequence[dict[str, Any]], threads: in
     errors: list[BaseException] = []
     with open_log(cfg) as log:
         log.checkpoint()  # genesis and a first checkpoint outside the timing
+        log.decision({"decision": "warm-up"})  # a running service: its writer has started
         start = threading.Barrier(threads + 1)
 
         def caller(chunk: Sequence[dict[str, Any]]) -> None:
@@ -165,6 +166,7 @@ def monday_pipeline_async(cfg: LogConfig, items: Sequence[dict[str, Any]], tasks
 
     with open_log(cfg) as log:
         log.checkpoint()  # genesis and a first checkpoint outside the timing
+        log.decision({"decision": "warm-up"})  # a running service: its writer has started
         with stopwatch() as wall:
             asyncio.run(run(log))
             log.close()  # the final signed checkpoint is part of the work

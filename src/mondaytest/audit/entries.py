@@ -853,28 +853,56 @@ def _encode_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
     """
     if not fields.keys() <= _ENVELOPE_KEYS or "id" not in fields:  # pragma: no cover
         raise ProfileError(f"unexpected envelope keys {sorted(fields)}")
+    encode = _JSON.encode
     before: list[bytes] = []
     if "actor" in fields:
-        before.append(b'"actor":' + _JSON.encode(fields["actor"]))
+        before.append(b'"actor":' + encode(fields["actor"]))
     if "config" in fields:
-        before.append(b'"config":' + _JSON.encode(fields["config"]))
-    middle = b'"id":' + _JSON.encode(fields["id"])
-    after: list[bytes] = []
-    if "kind" in fields:
-        after.append(b'"kind":' + _JSON.encode(fields["kind"]))
-    after.append(b'"log":' + _JSON.encode(fields["log"]))
-    after.append(b'"payload":' + _JSON.encode(fields["payload"]))
-    after.append(b'"ts":' + _JSON.encode(fields["ts"]))
-    after.append(b'"type":' + _JSON.encode(fields["type"]))
-    after.append(b'"v":' + _JSON.encode(fields["v"]))
-    return b",".join(before), middle, b",".join(after)
+        before.append(b'"config":' + encode(fields["config"]))
+    kind, origin, entry_type, v = fields.get("kind"), fields["log"], fields["type"], fields["v"]
+    if all(type(x) is str for x in (origin, entry_type, v)) and type(kind) in (str, type(None)):
+        key = (kind, origin, entry_type, v)
+        shared = _SHARED_MEMBERS.get(key)
+        if shared is None:  # the members a log's entries of one kind share, encoded once
+            head = b'"log":' + encode(origin)
+            if kind is not None:
+                head = b'"kind":' + encode(kind) + b"," + head
+            shared = (head, b'"type":' + encode(entry_type) + b',"v":' + encode(v))
+            if len(_SHARED_MEMBERS) >= 256:
+                _SHARED_MEMBERS.clear()
+            _SHARED_MEMBERS[key] = shared
+        after = b"".join(
+            (
+                shared[0],
+                b',"payload":',
+                encode(fields["payload"]),
+                b',"ts":',
+                encode(fields["ts"]),
+                b",",
+                shared[1],
+            )
+        )
+        return b",".join(before), b'"id":' + encode(fields["id"]), after
+    parts: list[bytes] = []  # pragma: no cover - envelope values are strings once validated
+    if kind is not None:
+        parts.append(b'"kind":' + encode(kind))
+    parts.append(b'"log":' + encode(origin))
+    parts.append(b'"payload":' + encode(fields["payload"]))
+    parts.append(b'"ts":' + encode(fields["ts"]))
+    parts.append(b'"type":' + encode(entry_type))
+    parts.append(b'"v":' + encode(v))
+    return b",".join(before), b'"id":' + encode(fields["id"]), b",".join(parts)
+
+
+_SHARED_MEMBERS: dict[tuple[str | None, str, str, str], tuple[bytes, bytes]] = {}
+"""Encoded ``kind``+``log`` and ``type``+``v`` members per (kind, origin, type, schema)."""
 
 
 _ENVELOPE_KEYS = frozenset({"v", "type", "log", "id", "ts", "payload", "actor", "kind", "config"})
 
 
 def _check_size(parts: tuple[bytes, bytes, bytes]) -> None:
-    size = sum(len(m) + 1 for m in parts) + 1
+    size = len(parts[0]) + len(parts[1]) + len(parts[2]) + 4
     if size + _SEQUENCE_RESERVE > MAX_ENTRY_BYTES:
         raise ProfileError(
             f"entry is {size} bytes; at most {MAX_ENTRY_BYTES - _SEQUENCE_RESERVE} fit a leaf",
@@ -891,10 +919,13 @@ def _check_draft(
     profile; only those are walked when every envelope value is a plain string. None walks all.
     """
     try:
+        actor = fields.get("actor")
         if (
             open_fields is None
-            or not all(type(fields[k]) is str for k in ("log", "id", "ts"))
-            or not (fields.get("actor") is None or type(fields["actor"]) is str)
+            or type(fields["log"]) is not str
+            or type(fields["id"]) is not str
+            or type(fields["ts"]) is not str
+            or not (actor is None or type(actor) is str)
         ):
             check_profile(fields)
         else:

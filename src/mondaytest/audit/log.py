@@ -227,6 +227,9 @@ class AuditLog:
         return draft_state_change("log_genesis", payload, origin=self.origin)
 
     def _get_writer(self) -> Writer:
+        writer = self._writer
+        if writer is not None and not self._closed and writer.alive:
+            return writer  # the common case, without the lock
         if self._closed:
             raise StoreError("the audit log is closed")
         if not self.signers:
@@ -490,7 +493,9 @@ class AuditLog:
 
     def _raise_async_error(self) -> None:
         writer = self._writer
-        error = writer.take_async_error() if writer is not None else None
+        if writer is None or not writer.has_async_error:
+            return
+        error = writer.take_async_error()
         if error is None:
             return
         if self.config.fail_mode == "closed":

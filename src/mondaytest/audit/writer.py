@@ -289,10 +289,13 @@ class Writer:
         (one unless there are more than :data:`MAX_SUBMISSION` entries). With ``waker`` (called
         from a coroutine on its loop) each submission also carries a future to await."""
         items = list(drafts)
-        subs = [
-            Submission(items[i : i + MAX_SUBMISSION], mode, waker)
-            for i in range(0, len(items), MAX_SUBMISSION)
-        ]
+        if len(items) <= MAX_SUBMISSION:
+            subs = [Submission(items, mode, waker)] if items else []
+        else:
+            subs = [
+                Submission(items[i : i + MAX_SUBMISSION], mode, waker)
+                for i in range(0, len(items), MAX_SUBMISSION)
+            ]
         self.enqueue(subs)
         return subs
 
@@ -315,6 +318,12 @@ class Writer:
             # full batch, or a caller that blocks (not on every fire-and-forget entry)
             if was_empty or blocking or self._queued >= self.settings.max_batch:
                 self._cond.notify_all()
+
+    @property
+    def has_async_error(self) -> bool:
+        """True when an ``async`` entry failed since :meth:`take_async_error` last ran (read
+        without the lock: callers check this on every append)."""
+        return self._async_error is not None
 
     def take_async_error(self) -> MondayError | None:
         """The first failure of an ``async`` entry since the last call (then cleared)."""
@@ -396,14 +405,18 @@ class Writer:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-            batch = [self._queue.popleft()]
-            total = len(batch[0].drafts)
-            while self._queue and total + len(self._queue[0].drafts) <= s.max_batch:
-                total += len(self._queue[0].drafts)
-                batch.append(self._queue.popleft())
-            self._blocking -= sum(1 for q in batch if q.mode != "async")
-            self._queued -= total
-            return batch
+            return self._pop_batch()
+
+    def _pop_batch(self) -> list[Submission]:
+        """Up to ``max_batch`` entries of whole submissions off the queue (lock held)."""
+        batch = [self._queue.popleft()]
+        total = len(batch[0].drafts)
+        while self._queue and total + len(self._queue[0].drafts) <= self.settings.max_batch:
+            total += len(self._queue[0].drafts)
+            batch.append(self._queue.popleft())
+        self._blocking -= sum(1 for q in batch if q.mode != "async")
+        self._queued -= total
+        return batch
 
     def _all_async(self) -> bool:
         return self._blocking == 0
