@@ -423,6 +423,28 @@ def test_keygen_fails_when_git_still_does_not_ignore_the_key(
     assert "git does not ignore the private key" in err
 
 
+def test_keygen_refuses_a_key_file_git_already_tracks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "keygen", "--out", "k.key", "--origin", "x.example/log"]) == 0
+    before = Path("k.key").read_bytes()
+    subprocess.run(["git", "add", "-f", "k.key"], check=True)  # someone forced it in
+    capsys.readouterr()
+    for args in (
+        ["audit", "keygen", "--out", "k.key", "--origin", "x.example/log"],  # reuse it
+        ["audit", "keygen", "--out", "k.key", "--origin", "x.example/log", "--force"],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "git tracks the private key file" in err
+        assert "git rm --cached k.key" in err
+        assert Path("k.key").read_bytes() == before  # nothing was overwritten
+    subprocess.run(["git", "rm", "-q", "--cached", "k.key"], check=True)
+    assert main(["audit", "keygen", "--out", "k.key", "--origin", "x.example/log"]) == 0
+
+
 def test_unwritable_output_paths_are_input_errors(
     proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "ensure_gitignored",
     "keygen",
     "record_vkey",
+    "refuse_tracked_key",
     "vault_keygen",
     "witness_keygen",
 ]
@@ -73,6 +74,7 @@ def keygen(
             f"${ref.target}",
         )
     path = Path(ref.target)
+    refuse_tracked_key(path)
     created = False
     if path.exists() and not force:
         signer = load_signer(f"file:{path}")
@@ -121,6 +123,7 @@ def witness_keygen(
                 "--out witness.key",
             ) from None
         out = load_spec(spec).root_dir / WITNESS_KEY_FILE
+    refuse_tracked_key(out)
     created = False
     if out.exists() and not force:
         signer = load_witness_signer(f"file:{out.resolve()}")
@@ -141,6 +144,27 @@ def witness_keygen(
     )
 
 
+def refuse_tracked_key(path: Path) -> None:
+    """Raise :class:`ConfigError` when git already tracks the key file ``path``: a
+    ``.gitignore`` rule does not untrack it, so the next commit would publish the key."""
+    directory = path.parent if path.parent.exists() else Path.cwd()
+    top = run_git(directory, "rev-parse", "--show-toplevel")
+    if top is None or top.returncode != 0:
+        return
+    root = Path(top.stdout.strip())
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return  # outside this repository
+    tracked = run_git(root, "ls-files", "--error-unmatch", "--", rel)
+    if tracked is not None and tracked.returncode == 0:
+        raise ConfigError(
+            f"git tracks the private key file {path}: it is in the index, and maybe in history",
+            hint=f"run `git rm --cached {rel}` and commit; if it was ever committed or pushed, "
+            "treat the key as leaked and rotate it (`monday audit rotate-key`)",
+        )
+
+
 def ensure_gitignored(path: Path) -> str | None:
     """Make sure git ignores ``path`` and its rotation files (``path.*``).
 
@@ -149,6 +173,7 @@ def ensure_gitignored(path: Path) -> str | None:
     ``git check-ignore``. Returns the rule that ignores the key, or None outside a git
     repository; raises :class:`ConfigError` if the key is still not ignored.
     """
+    refuse_tracked_key(path)
     directory = path.parent
     top = run_git(directory, "rev-parse", "--show-toplevel")
     if top is None or top.returncode != 0:
@@ -286,6 +311,7 @@ def vault_keygen(spec: Path | None, out: Path | None) -> Path:
                 f"${ref.target}",
             )
         out = Path(ref.target)
+    refuse_tracked_key(out)
     write_master_key(out)
     ensure_gitignored(out)
     return out
