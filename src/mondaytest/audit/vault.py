@@ -58,6 +58,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mondaytest._util.canonical import ProfileError, canonical_json
+from mondaytest._util.sqlite_errors import sqlite_failure
 from mondaytest.audit.keys import parse_key_ref, read_secret, write_secret_file
 from mondaytest.errors import CheckFailed, ConfigError, InputError, StoreError
 
@@ -490,18 +491,18 @@ class SQLiteVaultStore:
             raise
 
     def _error(self, exc: BaseException, what: str) -> VaultError:
-        text = str(exc)
-        if "full" in text:
+        failure = sqlite_failure(exc)
+        if failure == "full":
             return VaultError(
                 f"vault database {self.path} is full: {what} failed and nothing was written",
                 hint="free disk space",
             )
-        if "locked" in text or "busy" in text:
+        if failure == "locked":
             return VaultError(
                 f"vault database {self.path} stayed locked: {what} failed",
                 hint="another process holds the write lock too long",
             )
-        return VaultError(f"vault database {self.path}: {what} failed: {text}")
+        return VaultError(f"vault database {self.path}: {what} failed: {exc}")
 
     def _c(self) -> sqlite3.Connection:
         if self._conn is None:

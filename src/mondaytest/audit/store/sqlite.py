@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from mondaytest._util.sqlite_errors import sqlite_failure
 from mondaytest.audit.store.interface import EntryRow, StoredCheckpoint
 from mondaytest.errors import InputError, StoreError
 
@@ -116,18 +117,18 @@ def sqlite_path_from_url(url: str, base_dir: Path | None = None) -> tuple[Path, 
 
 def _store_error(exc: sqlite3.Error, what: str, path: Path) -> StoreError:
     text = str(exc)
-    code = getattr(exc, "sqlite_errorname", "")
-    if "full" in text or code == "SQLITE_FULL":
+    failure = sqlite_failure(exc)
+    if failure == "full":
         return StoreError(
             f"audit store {path} is full: {what} was refused and nothing of it was written",
             hint="free disk space (or raise max_page_count); writes resume where they stopped",
         )
-    if "locked" in text or "busy" in text:
+    if failure == "locked":
         return StoreError(
             f"audit store {path} stayed locked by another writer: {what} failed ({text})",
             hint="another process holds the write lock too long; raise busy_timeout",
         )
-    if "readonly" in text or "unable to open" in text:
+    if failure == "readonly":
         return StoreError(
             f"cannot write the audit store {path}: {text}",
             hint="check the path and its permissions",
