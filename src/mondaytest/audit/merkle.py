@@ -99,6 +99,15 @@ def _check_hash(value: bytes, what: str) -> None:
         raise TreeError(f"{what} must be {HASH_SIZE} bytes, got {size}")
 
 
+def _check_leaves(leaves: Sequence[bytes]) -> None:
+    """Every item of ``leaves`` is a 32-byte ``bytes`` hash (checked before a batch starts, so
+    a bad one changes nothing)."""
+    for leaf in leaves:
+        if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+            _check_hash(leaf, "leaf hash")
+            raise TreeError("a leaf hash must be bytes")
+
+
 def _check_size(size: int, what: str = "tree size") -> None:
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise TreeError(f"{what} must be a non-negative integer, got {size!r}")
@@ -280,10 +289,7 @@ class CompactRange:
     def extend_interior(self, leaves: Sequence[bytes]) -> list[Node]:
         """Append many leaf hashes; return the interior nodes (level ≥ 1) they complete, in
         creation order. The same nodes as :meth:`extend` without the leaves, in one loop."""
-        for leaf in leaves:
-            if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
-                _check_hash(leaf, "leaf hash")
-                raise TreeError("a leaf hash must be bytes")
+        _check_leaves(leaves)
         peaks = self._peaks
         size = self._size
         sha = _sha256
@@ -305,10 +311,7 @@ class CompactRange:
     def absorb(self, leaves: Sequence[bytes]) -> None:
         """Append many leaf hashes without recording the nodes they complete (to recompute a
         root, as verify-before-sign does)."""
-        for leaf in leaves:
-            if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
-                _check_hash(leaf, "leaf hash")
-                raise TreeError("a leaf hash must be bytes")
+        _check_leaves(leaves)
         peaks = self._peaks
         size = self._size
         sha = _sha256
