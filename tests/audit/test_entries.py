@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 
 import pytest
 import rfc8785
@@ -17,12 +18,14 @@ from mondaytest.audit.entries import (
     Payload,
     decode_entry,
     draft_decision,
+    draft_many,
     draft_state_change,
     is_config_kind,
     kind_info,
     kinds,
     register_kind,
 )
+from mondaytest.audit.vault import encode_value
 from mondaytest.errors import InputError
 
 ORIGIN = "monday.test/audit/unit"
@@ -232,3 +235,46 @@ def test_finished_bytes_are_canonical(
     assert e.fields.get("actor") == actor
     if kind == "decision":
         assert e.config_idx == config_idx
+
+
+class _Text(str):
+    """A str subclass, as ruamel.yaml, markupsafe or an ORM hand out."""
+
+
+class _Number(int):
+    """An int subclass that is not an enum."""
+
+
+def test_str_and_int_subclasses_encode_as_their_plain_values() -> None:
+    # The profile check accepts them; the bytes must be those of the plain values (what the
+    # stdlib encoder gave), not a TypeError out of the encoder.
+    value = {"a": _Text("x"), "n": _Number(3), "l": (_Text("y"), _Number(-4))}
+    out = canonical_json(value)
+    assert out == b'{"a":"x","l":["y",-4],"n":3}'
+    assert out == json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    assert encode_value({"v": _Text("x")}) == encode_value({"v": "x"})
+    ts = "2025-01-02T03:04:05.000000Z"
+    plain = draft_decision({"decision": "t"}, origin=ORIGIN, actor="ops", entry_id="e1", ts=ts)
+    sub = draft_decision(
+        {"decision": "t"},
+        origin=_Text(ORIGIN),
+        actor=_Text("ops"),
+        entry_id=_Text("e1"),
+        ts=_Text(ts),
+    )
+    assert sub.finish(5, None) == plain.finish(5, None)
+    [bulk] = draft_many("decision", [{"decision": "t"}], origin=_Text(ORIGIN), actor=_Text("ops"))
+    assert decode_entry(bulk.finish(5, None)).fields["actor"] == "ops"
+
+
+def test_any_mapping_or_sequence_the_profile_accepts_is_encoded_not_a_traceback() -> None:
+    value = {"m": MappingProxyType({"b": 1, "a": [2]}), "r": range(2)}
+    assert canonical_json(value) == b'{"m":{"a":[2],"b":1},"r":[0,1]}'
+
+
+def test_a_memoryview_is_outside_the_profile() -> None:
+    # msgspec would write it as a base64 string: bytes the profile check never saw
+    with pytest.raises(ProfileError, match="memoryview"):
+        canonical_json({"b": memoryview(b"ab")})
+    with pytest.raises(InputError, match="outside Monday's JSON profile"):
+        encode_value({"b": memoryview(b"ab")})

@@ -22,6 +22,7 @@ __all__ = [
     "canonical_json",
     "check_profile",
     "in_profile",
+    "plain_value",
     "to_profile",
 ]
 
@@ -97,7 +98,7 @@ def _check_slow(value: Any, path: str) -> None:
                 )
             _check_slow(item, f"{path}.{key}")
         return
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray | memoryview):
         for i, item in enumerate(value):
             _check_slow(item, f"{path}[{i}]")
         return
@@ -129,7 +130,23 @@ def _decimal_str(d: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-_ENCODER = msgspec.json.Encoder(order="sorted")
+def plain_value(value: Any) -> Any:
+    """The plain value msgspec encodes for a profile value of a type it does not take itself
+    (its ``enc_hook``): the data of a ``str``/``int`` subclass, a dict of any other mapping, a
+    list of any other sequence. :func:`check_profile` accepts these, so they must encode as the
+    stdlib encoder did, not raise."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray | memoryview):
+        return list(value)
+    raise ProfileError(f"value of type {type(value).__name__} is not JSON", hint="use str/int/bool")
+
+
+_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=plain_value)
 """Compact, keys sorted, UTF-8 unescaped: byte for byte ``json.dumps(sort_keys=True,
 separators=(",", ":"), ensure_ascii=False)`` inside the profile (tests check it against that and
 against ``rfc8785``), several times faster. Why msgspec: this encoder runs for every audit entry

@@ -55,6 +55,7 @@ from mondaytest._util.canonical import (
     canonical_json,
     check_profile,
     in_profile,
+    plain_value,
 )
 from mondaytest._util.gcpause import gc_paused
 from mondaytest.errors import InputError
@@ -561,7 +562,7 @@ def _uuid7_of(ms: int, rand: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_JSON = msgspec.json.Encoder(order="sorted")
+_JSON = msgspec.json.Encoder(order="sorted", enc_hook=plain_value)
 """The canonical encoder (see :mod:`mondaytest._util.canonical`); returns UTF-8 bytes."""
 
 
