@@ -445,6 +445,31 @@ def test_keygen_refuses_a_key_file_git_already_tracks(
     assert main(["audit", "keygen", "--out", "k.key", "--origin", "x.example/log"]) == 0
 
 
+def test_keygen_refuses_a_tracked_key_whose_folder_was_deleted_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key's folder was removed with ``rm -r`` (not ``git rm``): git still tracks the key.
+    Run from outside the repository, keygen must refuse before writing anything."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "keys").mkdir()
+    (repo / "keys" / "k.key").write_text("old")
+    subprocess.run(["git", "-C", str(repo), "add", "-f", "keys/k.key"], check=True)
+    (repo / "keys" / "k.key").unlink()
+    (repo / "keys").rmdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    key = repo / "keys" / "k.key"
+    for args in (
+        ["audit", "keygen", "--out", str(key), "--origin", "x.example/log"],
+        ["audit", "keygen", "--vault", "--out", str(key)],
+    ):
+        assert main(args) == 2, args
+        assert "git tracks the private key file" in capsys.readouterr().err
+        assert not key.exists()  # nothing was written
+
+
 def test_unwritable_output_paths_are_input_errors(
     proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -147,7 +147,9 @@ def witness_keygen(
 def refuse_tracked_key(path: Path) -> None:
     """Raise :class:`ConfigError` when git already tracks the key file ``path``: a
     ``.gitignore`` rule does not untrack it, so the next commit would publish the key."""
-    directory = path.parent if path.parent.exists() else Path.cwd()
+    directory = path.resolve().parent
+    while not directory.is_dir() and directory != directory.parent:
+        directory = directory.parent  # its folder may not exist yet, or was deleted
     top = run_git(directory, "rev-parse", "--show-toplevel")
     if top is None or top.returncode != 0:
         return
