@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -193,3 +197,100 @@ def test_writers_queue_on_the_lock_file(config: LogConfig, tmp_path: Path) -> No
         finally:
             os.close(fd)
         assert log.size() == 3
+
+
+def test_event_loops_that_finished_are_not_kept_alive_by_the_log(config: LogConfig) -> None:
+    """A service that runs ``asyncio.run`` per job must not leak every loop it ever used."""
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def job(log: AuditLog) -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await log.adecision(decision="triage")
+
+    with open_log(config) as log:
+        for _ in range(3):
+            asyncio.run(job(log))
+        log.decision(decision="sync")  # the writer's last submission is not from a loop now
+        gc.collect()
+        assert [r() for r in loops] == [None, None, None]
+
+
+def test_a_published_wait_fails_when_the_log_closes_without_a_covering_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The final checkpoint at close cannot be stored (another connection holds SQLite's write
+    lock, as the vault or a backup may): the task awaiting ``published`` gets the error instead
+    of waiting forever."""
+    base = make_config(tmp_path, writer=WriterSettings(checkpoint_interval=60.0))
+    cfg = replace(base, store_url=f"{base.store_url}?busy_timeout=300")
+
+    async def main() -> None:
+        log = open_log(cfg)
+        log.decision(decision="first")
+        log.checkpoint()  # the next one is not due for a minute
+        task = asyncio.create_task(log.adecision(decision="t", durability="published"))
+        while log.size() < 3:  # committed, waiting for a checkpoint
+            await asyncio.sleep(0.01)
+        holder = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            log.close()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        with pytest.raises(StoreError, match="checkpoint"):
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+
+
+_HOLD_THE_WRITE_LOCK = """
+import sys, time
+from pathlib import Path
+from mondaytest.audit.store.sqlite import SQLiteStore
+store = SQLiteStore(Path(sys.argv[1]))
+with store.write() as tx:
+    tx.size()
+    print("holding", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_stuck_writer_process_fails_appends_after_busy_timeout(tmp_path: Path) -> None:
+    """Another process stops in the middle of its write transaction (SIGSTOP, a debugger, a
+    frozen container): appends fail after ``busy_timeout`` as they did before the lock file,
+    instead of queueing behind it forever (fail_mode decides what the caller sees)."""
+    base = make_config(tmp_path)
+    cfg = replace(base, store_url=f"{base.store_url}?busy_timeout=500")
+    root = Path(__file__).resolve().parents[2]
+    with open_log(cfg) as log:
+        log.decision(decision="first")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_THE_WRITE_LOCK, str(tmp_path / "audit.db")],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(root / "src")},
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "holding"
+            outcome: list[BaseException | int | None] = []
+
+            def append() -> None:
+                try:
+                    outcome.append(log.decision(decision="second"))
+                except BaseException as exc:  # handed to the test thread
+                    outcome.append(exc)
+
+            t = threading.Thread(target=append, daemon=True)
+            started = time.monotonic()
+            t.start()
+            t.join(10)
+            assert outcome, "the append still waits behind the stuck process"
+            assert isinstance(outcome[0], StoreError)
+            assert "stayed locked" in outcome[0].message
+            assert time.monotonic() - started < 5
+        finally:
+            holder.kill()
+            holder.wait()
+        assert log.decision(decision="third") == 2  # the lock of a killed process is dropped

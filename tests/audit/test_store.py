@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -189,3 +191,27 @@ def test_interleaved_writers_keep_the_node_tiles_exact(tmp_path: Path) -> None:
         assert list(fresh.nodes(level)) == list(enumerate(tree.levels[level]))
     for s in (*stores, fresh):
         s.close()
+
+
+def _open_lock_files(db: Path) -> int:
+    fds = Path("/proc/self/fd")
+    lock = str(db) + "-lock"
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd) == lock
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_write_after_close_leaves_no_lock_file_descriptor_open(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    store = open_store(f"sqlite:///{db}")
+    Sequencer(store, ORIGIN).append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    assert _open_lock_files(db) == 1
+    store.close()
+    assert _open_lock_files(db) == 0
+    for _ in range(3):  # e.g. a writer thread that outlived AuditLog.close()'s join timeout
+        with pytest.raises(StoreError, match="closed"):
+            Sequencer(store, ORIGIN).append([draft_decision({"decision": "d"}, origin=ORIGIN)])
+    assert _open_lock_files(db) == 0

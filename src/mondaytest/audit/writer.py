@@ -29,6 +29,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,12 +93,22 @@ class LoopWaker:
     256 concurrent tasks thus costs the loop one wake-up, not 256 thread hand-offs.
     """
 
-    __slots__ = ("_lock", "_pending", "loop")
+    __slots__ = ("_lock", "_loop", "_pending")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        # held weakly: the log keeps one waker per loop it served, and a loop that finished
+        # (``asyncio.run`` per job) must be freed, not kept alive by its waker
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._pending: list[Submission] = []
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop (called on it, so it is alive)."""
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - only a running loop asks
+            raise RuntimeError("the event loop of this waker is gone")
+        return loop
 
     def notify(self, sub: Submission) -> None:
         """Called by the writer thread: settle ``sub``'s future on the loop soon."""
@@ -105,8 +116,11 @@ class LoopWaker:
             self._pending.append(sub)
             first = len(self._pending) == 1
         if first:
+            loop = self._loop()
             try:
-                self.loop.call_soon_threadsafe(self._settle)
+                if loop is None:
+                    raise RuntimeError("the event loop is gone")
+                loop.call_soon_threadsafe(self._settle)
             except RuntimeError:  # the loop is closed: nobody is left to wake
                 with self._lock:
                     self._pending.clear()
@@ -386,6 +400,15 @@ class Writer:
                 self._commit(batch)
             self._maybe_publish(final=False)
         self._maybe_publish(final=True)
+        if self._awaiting:  # the final checkpoint failed: no later one of ours will cover them
+            error = StoreError(
+                "the audit log closed before a checkpoint covered these entries "
+                "(they are committed)",
+                hint="publish one with `monday audit checkpoint`",
+            )
+            awaiting, self._awaiting = self._awaiting, []
+            for q in awaiting:
+                q._fail(error)
 
     def _take_batch(self) -> list[Submission] | None:
         """The next batch; [] when a timer fired; None when closing with nothing queued."""

@@ -571,6 +571,8 @@ class SQLiteStore:
         """The descriptor of the writers' lock file beside the store (opened once)."""
         fd = self._lock_fd
         if fd is None:
+            if self._closed:  # close() ran: opening it again would leak the descriptor
+                raise StoreError(f"audit store {self.path} is closed")
             try:
                 fd = os.open(f"{self.path}-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError as exc:
@@ -581,20 +583,48 @@ class SQLiteStore:
             self._lock_fd = fd
         return fd
 
+    def _take_writers_lock(self, fd: int) -> None:
+        """``flock`` the writers' lock, waiting at most ``busy_timeout`` like SQLite's own lock.
+
+        A blocking ``flock`` cannot time out, and a holder stopped mid-transaction (SIGSTOP, a
+        debugger, a frozen container) is not dead, so the kernel keeps its lock: waiting for it
+        without a bound would hang every writer instead of failing them after ``busy_timeout``.
+        A busy lock is retried every millisecond at most."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        deadline = time.monotonic() + self._busy_ms / 1000
+        pause = 0.00005
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"audit store {self.path} stayed locked by another writer: taking the "
+                        f"writers' lock {self.path}-lock failed after {self._busy_ms} ms",
+                        hint="another process holds the write lock too long; raise busy_timeout",
+                    ) from None
+                pause = min(pause * 2, 0.001)
+
     @contextlib.contextmanager
     def write(self) -> Iterator[SQLiteWrite]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; everything rolls back on any error.
 
         Writers first queue on an advisory lock (``flock``) of the file ``<store>-lock``: a
-        waiting process sleeps in the kernel and wakes the moment the lock is free, where
-        SQLite's own busy handler would poll with growing sleeps (up to 100 ms) and let one
-        process starve the others. ``BEGIN IMMEDIATE`` still guards the store by itself (a
-        writer that does not take the file lock, such as a backup, is waited for as before);
-        the kernel drops the lock of a process that dies.
+        waiting process retries it every millisecond at most, where SQLite's own busy handler
+        would poll with growing sleeps (up to 100 ms) and let one process starve the others;
+        it gives up after ``busy_timeout``, as SQLite would. ``BEGIN IMMEDIATE`` still guards
+        the store by itself (a writer that does not take the file lock, such as a backup, is
+        waited for as before); the kernel drops the lock of a process that dies.
         """
         with self._write_mutex:
             fd = self._writers_lock()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._take_writers_lock(fd)
             try:
                 with self._write_tx() as tx:
                     yield tx
