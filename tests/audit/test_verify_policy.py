@@ -237,3 +237,114 @@ def test_tiles_under_a_policy_library_and_pruned(log_config: LogConfig, tmp_path
     assert result.witnesses == ("W1", "W2", "W3")
     assert (report.checkpoint.size, report.entries_checked) == (301, 45)
     assert (report.min_index, report.pruned) == (300, 256)
+
+
+# --- a growing store: the newest checkpoint that meets the quorum ---------------------------
+
+
+def _grow(config: LogConfig, n: int) -> None:
+    """Append ``n`` entries; closing the log publishes a (not cosigned) checkpoint over them."""
+    with open_log(config) as log:
+        log.append_drafts([log.draft("decision", {"decision": "triage"}) for _ in range(n)])
+
+
+def test_a_growing_store_passes_on_its_newest_cosigned_checkpoint(
+    log_config: LogConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cosign_latest(log_config, W1, W3)  # size 40
+    _grow(log_config, 5)  # a newer checkpoint at size 45, cosigned by nobody
+    store = open_store(log_config.store_url)
+    try:
+        rows = store.checkpoints()
+        assert (rows[-1].size, rows[-2].size) == (45, 40)
+        report, result = verify_store(store, [], policy=load_policy("p.policy"))
+    finally:
+        store.close()
+    assert report.ok
+    assert result is not None
+    assert result.seq == rows[-2].seq
+    assert result.witnessed.checkpoint.size == 40
+    assert result.witnessed.witnesses == ("W1", "W3")
+    assert (result.newest_size, result.entries, result.unwitnessed) == (45, 45, 5)
+    assert result.newest_gap == (
+        "group witnesses needs 2 of 3 (W1, W2, W3) and has 0; 2 more from: W1, W2, W3"
+    )
+
+    args = ["--store", log_config.store_url, "--policy", "p.policy"]
+    code, out, err = _run(capsys, *args)
+    assert code == 0, err
+    assert "45 entries of" in out  # the whole store is recomputed, not only up to 40
+    assert (
+        f"checkpoint of {ORIGIN} at size 40 signed by the log; cosigned by W1, W3; quorum "
+        "witnesses met under policy p.policy (from --policy); 5 entries after it (40..44) are "
+        "not yet witnessed (the newest checkpoint, at size 45, does not meet the quorum yet: "
+        "group witnesses needs 2 of 3 (W1, W2, W3) and has 0" in out
+    )
+    code, out, err = _run(capsys, *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["ok"], data["size"]) == (True, 45)
+    assert (data["witnessed_size"], data["newest_checkpoint_size"]) == (40, 45)
+    assert data["not_yet_witnessed"] == 5
+    assert "needs 2 of 3" in data["newest_quorum_gap"]
+    assert "quorum witnesses met" in data["policy"]
+
+    # once the newest checkpoint is cosigned too, nothing is left unwitnessed
+    _cosign_latest(log_config, W2, W3)
+    code, out, err = _run(capsys, *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["witnessed_size"], data["not_yet_witnessed"]) == (45, 0)
+    assert data["newest_quorum_gap"] is None
+    code, out, _err = _run(capsys, *args)
+    assert "not yet witnessed" not in out
+
+
+def test_a_growing_store_without_any_checkpoint_meeting_the_quorum_fails(
+    log_config: LogConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cosign_latest(log_config, W1)  # one cosignature: short of 2
+    _grow(log_config, 5)
+    store = open_store(log_config.store_url)
+    try:
+        older = len(store.checkpoints()) - 1
+        with pytest.raises(QuorumNotMet) as err:
+            verify_store(store, [], policy=load_policy("p.policy"))
+    finally:
+        store.close()
+    assert err.value.exit_code == 1
+    assert err.value.result.checkpoint.size == 45  # what the newest checkpoint carries
+    code, _out, text = _run(capsys, "--store", log_config.store_url, "--policy", "p.policy")
+    assert code == 1
+    assert (
+        f"witness quorum witnesses of p.policy is not met for {ORIGIN} at size 45: group "
+        "witnesses needs 2 of 3 (W1, W2, W3) and has 0; 2 more from: W1, W2, W3; none of the "
+        f"{older} older stored checkpoints meets it either" in text
+    )
+    assert "monday audit cosign" in text
+
+
+def test_a_change_before_the_witnessed_checkpoint_still_fails(
+    log_config: LogConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cosign_latest(log_config, W1, W2)  # size 40
+    _grow(log_config, 5)
+    db = Path(log_config.store_url.removeprefix("sqlite:///"))
+    args = ["--store", log_config.store_url, "--policy", "p.policy"]
+    for idx in (7, 42):  # covered by the witnessed checkpoint, and after it
+        conn = sqlite3.connect(db)
+        body = bytes(conn.execute("SELECT body FROM entries WHERE idx = ?", (idx,)).fetchone()[0])
+        conn.execute(
+            "UPDATE entries SET body = ? WHERE idx = ?", (body.replace(b"triage", b"triagE"), idx)
+        )
+        conn.commit()
+        conn.close()
+        code, out, err = _run(capsys, *args)
+        assert code == 1
+        assert f"first bad entry: {idx}" in err
+        assert "not yet witnessed" not in out
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE entries SET body = ? WHERE idx = ?", (body, idx))
+        conn.commit()
+        conn.close()
+        assert _run(capsys, *args)[0] == 0

@@ -8,6 +8,7 @@ import json
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import VALID_SPEC, write_project
@@ -117,10 +118,17 @@ def test_ci_witness_cosigns_and_the_cosignature_meets_the_policy(
     code, out, _err = _run(capsys, "audit", "cosign", str(WITNESS_FILE), "--witness-vkey", wvkey)
     assert code == 0
     assert "already holds every cosignature" in out
-    # the log grows: the newest checkpoint is not cosigned yet, and the old file is stale
+    # the log grows: the newest checkpoint is not cosigned yet, so verify stands on the one
+    # cosigned before and names the entry after it; the old file is stale for cosign
     _append(monkeypatch, 1)
     assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
-    assert _run(capsys, "audit", "verify", *store, "--policy", "p.policy")[0] == 1
+    code, out, err = _run(capsys, "audit", "verify", *store, "--policy", "p.policy")
+    assert code == 0, err
+    assert (
+        f"checkpoint of {ORIGIN} at size 4 signed by the log; cosigned by CI; quorum CI met" in out
+    )
+    assert "1 entry after it (4..4) is not yet witnessed (the newest checkpoint, at size 5" in out
+    assert "witness CI has not cosigned" in out
     code, _out, err = _run(capsys, "audit", "cosign", str(WITNESS_FILE), "--policy", "p.policy")
     assert code == 2
     assert "published a newer one (size 5)" in err
@@ -368,44 +376,310 @@ def test_read_only_commands_refuse_a_missing_store_and_create_nothing(
     assert main(["audit", "log"]) == 0
 
 
+# --- the witness commit ----------------------------------------------------------------------
+
+
+def _no_git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No identity anywhere: no global or system git config, no identity variables."""
+    for var in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "EMAIL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_witness_commit_needs_a_git_identity(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _log_with_checkpoint(capsys, monkeypatch)
+    _no_git_identity(monkeypatch)
+    code, out, err = _run(capsys, "audit", "witness", "--commit", ".monday-witness")
+    assert code == 2
+    assert "cannot commit the witnessed checkpoint in .monday-witness: git has no author " in err
+    assert "identity configured" in err
+    assert "nothing was written" in err
+    assert 'config user.name "NAME"' in err
+    assert "--no-git" in err
+    assert "Traceback" not in err
+    assert "witnessed" not in out
+    assert not WITNESS_FILE.exists()
+    # the file alone, without a commit, needs no identity
+    code, out, err = _run(capsys, "audit", "witness", "--no-git")
+    assert code == 0, err
+    assert "committed" not in out
+    WITNESS_FILE.unlink()
+    # with an identity configured in the repository, the file is committed as that identity
+    _git("config", "user.name", "Witness Bot")
+    _git("config", "user.email", "witness@example.com")
+    code, out, err = _run(capsys, "audit", "witness", "--commit", ".monday-witness")
+    assert code == 0, err
+    assert "and committed it" in out
+    assert _git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s") == (
+        f"Witness Bot <witness@example.com>|Witness Bot <witness@example.com>|"
+        f"audit witness: {ORIGIN} at size 4"
+    )
+    assert _git("show", "--name-only", "--format=", "HEAD") == str(WITNESS_FILE)
+    assert _git("status", "--porcelain", "--", str(WITNESS_FILE)) == ""
+
+
+def test_the_witness_refuses_a_directory_git_ignores(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _log_with_checkpoint(capsys, monkeypatch)
+    Path(".gitignore").write_text(".monday/\nwitness-out/\n")
+    code, _out, err = _run(capsys, "audit", "witness", "--commit", "witness-out")
+    assert code == 2
+    assert "is ignored by git" in err
+    assert "nothing was written" in err
+    assert not Path("witness-out").exists()
+    # outside a git work tree the file is written, not committed, as before
+    outside = proj.parent.parent / "elsewhere"
+    code, out, err = _run(capsys, "audit", "witness", "--commit", str(outside))
+    assert code == 0, err
+    assert "committed" not in out
+    assert (outside / WITNESS_FILE.name).is_file()
+
+
 # --- the scaffolded workflow -------------------------------------------------------------------
 
+BOT = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
-def test_the_workflow_cosigns_only_when_the_witness_secret_is_set(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import typer
+
+def _workflow(tmp_path: Path) -> dict[str, Any]:
     from ruamel.yaml import YAML
+
+    assert main(["init", str(tmp_path / "scaffold")]) == 0
+    text = (tmp_path / "scaffold" / ".github" / "workflows" / "monday.yml").read_text()
+    data = YAML(typ="safe").load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def _witness_step(workflow: dict[str, Any]) -> dict[str, Any]:
+    steps = workflow["jobs"]["monday"]["steps"]
+    found = [s for s in steps if "monday audit witness" in s.get("run", "")]
+    assert len(found) == 1
+    step: dict[str, Any] = found[0]
+    return step
+
+
+def _step_env(step: dict[str, Any], tmp_path: Path, **secrets: str) -> dict[str, str]:
+    """The step's environment as a runner would give it: ``secrets`` and ``github.ref_name``
+    (main) filled in, nothing from this process's git or Monday configuration."""
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    for name, value in step["env"].items():
+        text = str(value)
+        if text.startswith("${{ secrets."):
+            text = secrets.get(text.removeprefix("${{ secrets.").removesuffix(" }}"), "")
+        elif text == "${{ github.ref_name }}":
+            text = "main"
+        assert "${{" not in text, (name, text)
+        env[name] = text
+    return env
+
+
+def _checkout(origin: Path, where: Path) -> Path:
+    """What actions/checkout leaves: a clone of ``origin`` on its main branch."""
+    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True)
+    return where
+
+
+def _origin(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare ``origin.git`` and a developer clone ``dev`` with one commit pushed to main."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    dev = tmp_path / "dev"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(dev)], check=True)
+    _git("remote", "add", "origin", str(origin), cwd=dev)
+    return origin, dev
+
+
+def test_the_workflow_witnesses_pushes_to_the_default_branch_and_pushes_its_commit(
+    tmp_path: Path,
+) -> None:
+    workflow = _workflow(tmp_path)
+    job = workflow["jobs"]["monday"]
+    assert job["permissions"]["contents"] == "write"
+    assert workflow.get("permissions", {}).get("contents") != "write"  # the job's, not all jobs'
+    step = _witness_step(workflow)
+    condition = " ".join(step["if"].split())
+    assert condition == (
+        "github.event_name == 'push' && "
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    )
+    assert "pull_request" not in condition
+    env = step["env"]
+    assert (env["GIT_AUTHOR_NAME"], env["GIT_COMMITTER_NAME"]) == (BOT, BOT)
+    assert (env["GIT_AUTHOR_EMAIL"], env["GIT_COMMITTER_EMAIL"]) == (BOT_EMAIL, BOT_EMAIL)
+    assert env["BRANCH"] == "${{ github.ref_name }}"
+    assert env["MONDAY_WITNESS_KEY"] == "${{ secrets.MONDAY_WITNESS_KEY }}"
+    run = step["run"]
+    assert 'git push origin "HEAD:refs/heads/$BRANCH"' in run
+    assert 'git pull --rebase --autostash origin "$BRANCH"' in run
+    assert run.index("monday audit witness") < run.index("git push")
+    steps = job["steps"]
+    assert steps.index(step) > next(
+        i for i, s in enumerate(steps) if "monday eval gate --all $replay" in s.get("run", "")
+    )
+    # no other step writes to the repository
+    assert [s for s in steps if "git push" in s.get("run", "")] == [step]
+
+
+def test_the_workflow_cosigns_only_when_the_witness_secret_is_set(tmp_path: Path) -> None:
+    import typer
 
     from mondaytest.cli.audit import app as audit_app
 
-    monkeypatch.delenv("MONDAY_DATABASE_URL", raising=False)
-    assert main(["init", str(tmp_path / "p")]) == 0
-    text = (tmp_path / "p" / ".github" / "workflows" / "monday.yml").read_text()
-    steps = YAML(typ="safe").load(text)["jobs"]["monday"]["steps"]
-    step = next(s for s in steps if "monday audit witness" in s.get("run", ""))
-    assert step["env"]["MONDAY_WITNESS_KEY"] == "${{ secrets.MONDAY_WITNESS_KEY }}"
+    step = _witness_step(_workflow(tmp_path))
     command = typer.main.get_command(audit_app).commands["witness"]  # type: ignore[attr-defined]
     known = {opt for p in command.params for opt in p.opts}
     assert {"--commit", "--key"} <= known
     # run the step's script with a stand-in `monday` that records its arguments
+    origin, dev = _origin(tmp_path)
+    Path(dev / "README").write_text("x\n")
+    _git("add", "README", cwd=dev)
+    _git("-c", "user.name=d", "-c", "user.email=d@example.com", "commit", "-qm", "x", cwd=dev)
+    _git("push", "-q", "origin", "main", cwd=dev)
+    ci = _checkout(origin, tmp_path / "ci")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     record = tmp_path / "args"
     fake = bin_dir / "monday"
     fake.write_text(f'#!/bin/sh\necho "$@" >> {record}\n')
     fake.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     for secret in ("", "PRIVATE+KEY+ci.example.com/witness+00000000+AAAA"):
-        subprocess.run(
-            ["bash", "-e", "-c", step["run"]],
-            env={**env, "MONDAY_WITNESS_KEY": secret},
-            check=True,
-        )
+        env = _step_env(step, tmp_path, MONDAY_WITNESS_KEY=secret)
+        subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ci, env=env, check=True)
     assert record.read_text().splitlines() == [
         "audit witness --commit .monday-witness",
         "audit witness --commit .monday-witness --key env:MONDAY_WITNESS_KEY",
     ]
+
+
+def test_the_workflow_keeps_the_witness_state_between_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run the workflow's witness step for real, as successive CI runs on fresh checkouts: the
+    witnessed checkpoint reaches the remote, survives a race with another run, and the next run
+    refuses a store whose history was rewritten."""
+    import sys
+
+    step = _witness_step(_workflow(tmp_path))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "monday").write_text(
+        f'#!/bin/sh\nexec {sys.executable} -m mondaytest.cli.app "$@"\n'
+    )
+    (bin_dir / "monday").chmod(0o755)
+    origin, dev = _origin(tmp_path)
+    _project(dev, monkeypatch)  # the developer's clone is the current directory
+    Path(".gitignore").write_text(".monday/\n")
+    _log_with_checkpoint(capsys, monkeypatch)  # 4 entries; keygen records audit.vkey
+    _git("add", "-A")
+    _git("commit", "-qm", "governed")
+    _git("push", "-q", "origin", "main")
+    store = f"sqlite:///{dev / '.monday' / 'audit.db'}"
+    runs = iter(range(1, 100))
+
+    def ci_run(ci: Path | None = None) -> subprocess.CompletedProcess[str]:
+        where = ci or _checkout(origin, tmp_path / f"run{next(runs)}")
+        env = _step_env(step, tmp_path, MONDAY_DATABASE_URL=store)
+        return subprocess.run(
+            ["bash", "-e", "-c", step["run"]], cwd=where, env=env, capture_output=True, text=True
+        )
+
+    def remote(fmt: str) -> str:
+        return _git("--git-dir", str(origin), "log", "-1", f"--format={fmt}", "main")
+
+    def remote_witness() -> str:
+        return _git("--git-dir", str(origin), "show", f"main:{WITNESS_FILE}")
+
+    # run 1: the witnessed checkpoint is committed by the bot and pushed
+    done = ci_run()
+    assert done.returncode == 0, done.stderr
+    assert remote("%an <%ae>|%cn|%s") == (
+        f"{BOT} <{BOT_EMAIL}>|{BOT}|audit witness: {ORIGIN} at size 4"
+    )
+    assert "\n4\n" in remote_witness()
+
+    # run 2 raced by a developer's push: the witness commit is rebased onto it and pushed
+    _append(monkeypatch, 2)
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    behind = _checkout(origin, tmp_path / "behind")
+    _git("pull", "-q", "origin", "main")
+    Path("NOTES").write_text("a developer's change\n")
+    _git("add", "NOTES")
+    _git("commit", "-qm", "notes")
+    _git("push", "-q", "origin", "main")
+    done = ci_run(ci=behind)
+    assert done.returncode == 0, done.stderr
+    assert "[rejected]" in done.stderr  # the first push lost the race
+    assert "CONFLICT" not in done.stdout
+    assert remote("%s") == f"audit witness: {ORIGIN} at size 6"
+    assert _git("--git-dir", str(origin), "log", "-2", "--format=%s", "main").splitlines()[1] == (
+        "notes"
+    )
+
+    # runs 3 and 4 check out the same commit; 4 pushes last, after 3 committed the witness file
+    a = _checkout(origin, tmp_path / "a")
+    b = _checkout(origin, tmp_path / "b")
+    _append(monkeypatch, 1)
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    assert ci_run(ci=a).returncode == 0
+    _append(monkeypatch, 1)
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    done = ci_run(ci=b)
+    assert done.returncode == 0, done.stderr
+    assert "[rejected]" in done.stderr
+    assert "CONFLICT" in done.stdout  # both committed the witness file: witnessed again
+    log = _git("--git-dir", str(origin), "log", "-3", "--format=%s", "main").splitlines()
+    assert log[:2] == [
+        f"audit witness: {ORIGIN} at size 8",
+        f"audit witness: {ORIGIN} at size 7",
+    ]
+    assert "\n8\n" in remote_witness()
+
+    # a store whose history was rewritten (same key, other entries, a bigger tree): the next
+    # run, on a fresh checkout, fails and pushes nothing
+    rewritten = tmp_path / "rewritten"
+    rewritten.mkdir()
+    _git("clone", "-q", str(origin), str(rewritten / "repo"))
+    monkeypatch.chdir(rewritten / "repo")
+    (rewritten / "repo" / ".monday").mkdir()
+    (rewritten / "repo" / ".monday" / "keys").mkdir()
+    key = rewritten / "repo" / ".monday" / "keys" / "audit.key"
+    key.write_bytes((dev / ".monday" / "keys" / "audit.key").read_bytes())
+    key.chmod(0o600)
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.TextIOWrapper(io.BytesIO(LINE.replace("triage", "other").encode() * 12)),
+    )
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "checkpoint", "-o", "/dev/null"]) == 0
+    store = f"sqlite:///{rewritten / 'repo' / '.monday' / 'audit.db'}"
+    before = remote("%H")
+    done = ci_run()
+    assert done.returncode == 1
+    assert "the log is not an extension of the witnessed checkpoint (size 8)" in " ".join(
+        done.stderr.split()
+    )
+    assert remote("%H") == before
 
 
 def test_a_broken_contract_is_named_and_no_policy_skips_it(

@@ -11,11 +11,16 @@
 - optionally, checkpoints saved elsewhere (a witness directory, an auditor's copy): a store
   rolled back to an older copy, truncated or rewritten no longer matches them.
 
-:func:`verify_store` and :func:`verify_tiles_export` add a C2SP trust policy on top: the
-latest checkpoint (the store's newest, or the export's ``checkpoint`` file) must be signed by
-one of the policy's logs and carry enough witness cosignatures for its quorum
-(:meth:`~mondaytest.audit.policy.Policy.check`, the same evaluation receipts get), and then
-the whole store or export is verified as without a policy.
+:func:`verify_store` and :func:`verify_tiles_export` add a C2SP trust policy on top, then
+verify the whole store or export as without a policy. A checkpoint passes the policy when it is
+signed by one of the policy's logs and carries enough witness cosignatures for its quorum
+(:meth:`~mondaytest.audit.policy.Policy.check`, the same evaluation receipts get).
+
+- A store keeps every checkpoint it published, and on a growing log the newest one is usually
+  not cosigned yet. :func:`newest_witnessed_checkpoint` therefore takes the newest stored
+  checkpoint that passes; the entries after it are reported as not yet witnessed
+  (:attr:`StorePolicyResult.unwitnessed`). No stored checkpoint passing fails (exit 1).
+- A tiles export holds one checkpoint (its ``checkpoint`` file), which must pass.
 
 It reports every problem it finds (up to a limit) in index order; :attr:`FsckReport.first_bad`
 is the first bad entry index. It streams the store: memory stays O(log n).
@@ -26,7 +31,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
@@ -40,7 +45,7 @@ from mondaytest.audit.merkle import (
     verify_inclusion,
 )
 from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
-from mondaytest.audit.policy import Policy, PolicyResult
+from mondaytest.audit.policy import Policy, PolicyResult, QuorumNotMet
 from mondaytest.audit.receipt import Receipt, VerifiedReceipt, parse_receipt, verify_receipt
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.audit.tiles import TilesReport, export_directory, verify_tiles
@@ -49,10 +54,11 @@ from mondaytest.errors import CheckFailed, InputError, MondayError
 __all__ = [
     "Finding",
     "FsckReport",
+    "StorePolicyResult",
     "check_consistency",
-    "check_latest_checkpoint",
     "follow_rotations",
     "fsck",
+    "newest_witnessed_checkpoint",
     "retention_min_index",
     "verify_receipt_bytes",
     "verify_receipt_policy",
@@ -472,27 +478,119 @@ def retention_min_index(entry: bytes) -> int | None:
     return value
 
 
-def check_latest_checkpoint(
+@dataclass(frozen=True)
+class StorePolicyResult:
+    """Where a store stands under a trust policy: the newest stored checkpoint that passes it."""
+
+    witnessed: PolicyResult
+    """The newest stored checkpoint that passes the policy (log signature and witness quorum)."""
+    seq: int
+    """Its row in the store (``StoredCheckpoint.seq``)."""
+    newest_size: int
+    """The size of the store's newest checkpoint."""
+    newest_gap: str | None = None
+    """Why the newest checkpoint does not meet the quorum; None when it is the one witnessed."""
+    entries: int = 0
+    """Entries in the store (recomputed by :func:`fsck` in :func:`verify_store`)."""
+
+    @property
+    def unwitnessed(self) -> int:
+        """Entries after the witnessed checkpoint: not yet covered by one that passes."""
+        return max(0, self.entries - self.witnessed.checkpoint.size)
+
+    def describe(self) -> str:
+        """One line for people: the witnessed checkpoint, then what is not yet witnessed."""
+        pending = self.pending()
+        return self.witnessed.describe() + (f"; {pending}" if pending else "")
+
+    def pending(self) -> str | None:
+        """What is not yet witnessed, for people; None when nothing is."""
+        n = self.unwitnessed
+        if not n:
+            return None
+        size = self.witnessed.checkpoint.size
+        text = (
+            f"{n} {'entry' if n == 1 else 'entries'} after it ({size}..{size + n - 1}) "
+            f"{'is' if n == 1 else 'are'} not yet witnessed"
+        )
+        if self.newest_gap is not None:
+            text += (
+                f" (the newest checkpoint, at size {self.newest_size}, does not meet the quorum "
+                f"yet: {self.newest_gap})"
+            )
+        elif self.newest_size < self.entries:
+            text += " (no checkpoint covers them yet)"
+        return text
+
+
+def newest_witnessed_checkpoint(
     store: AuditStore,
     policy: Policy,
     *,
     origin: str | None = None,
     log_keys: Sequence[NoteVerifier] = (),
-) -> PolicyResult:
-    """Check the store's newest checkpoint against ``policy`` (log key and witness quorum).
+    checkpoints: Sequence[StoredCheckpoint] | None = None,
+) -> StorePolicyResult:
+    """The newest stored checkpoint that passes ``policy`` (log key and witness quorum).
 
+    Stored checkpoints are checked newest first with :meth:`Policy.check
+    <mondaytest.audit.policy.Policy.check>`, so cosignatures count exactly as for one
+    checkpoint; one that falls short of the quorum is passed over, any other failure (no
+    trusted log signature, a listed witness's cosignature that does not verify) raises.
     ``origin`` pins the log (default: the store's); ``log_keys`` add trusted log keys the
-    policy does not list. Raises :class:`~mondaytest.audit.policy.QuorumNotMet` (exit 1)
-    naming the quorum and the cosignatures found, or another ``CheckFailed`` when there is no
-    checkpoint or no trusted log signature.
+    policy does not list; ``checkpoints`` are the store's rows if already read.
+
+    Raises :class:`~mondaytest.audit.policy.QuorumNotMet` (exit 1) naming the quorum and what
+    the newest checkpoint carries when no stored checkpoint meets it, or another
+    ``CheckFailed`` when there is no checkpoint at all. The result's ``entries`` is 0: the
+    caller sets it (:func:`verify_store` does, after recomputing the store).
     """
-    latest = store.latest_checkpoint()
-    if latest is None:
+    rows = list(store.checkpoints() if checkpoints is None else checkpoints)
+    if not rows:
         raise CheckFailed(
             f"the log has no checkpoint, so nothing satisfies policy {policy.source}",
             hint="publish one with `monday audit checkpoint` and have the witnesses cosign it",
         )
-    return policy.check(latest.note, origin=origin or store.origin(), log_keys=log_keys)
+    origin = origin or store.origin()
+    newest = rows[-1]
+    gap: QuorumNotMet | None = None
+    for row in reversed(rows):
+        try:
+            result = policy.check(row.note, origin=origin, log_keys=log_keys)
+        except QuorumNotMet as exc:
+            if gap is None:
+                gap = exc
+            continue
+        except CheckFailed as exc:
+            if row is newest:
+                raise
+            raise type(exc)(
+                f"stored checkpoint #{row.seq} (size {row.size}): {exc.message}", hint=exc.hint
+            ) from None
+        return StorePolicyResult(
+            witnessed=result,
+            seq=row.seq,
+            newest_size=newest.size,
+            newest_gap=(
+                policy.explain(policy.quorum, policy.satisfied_names(gap.result.witnesses))
+                if gap is not None
+                else None
+            ),
+        )
+    assert gap is not None
+    older = len(rows) - 1
+    raise QuorumNotMet(
+        gap.message
+        + (
+            f"; none of the {older} older stored checkpoint{'s' if older > 1 else ''} meets "
+            "it either"
+            if older
+            else ""
+        ),
+        result=gap.result,
+        hint="have the witnesses cosign a checkpoint (`monday audit witness --key …`, then "
+        "`monday audit cosign FILE`), or fix the policy",
+    )
 
 
 def verify_store(
@@ -503,19 +601,24 @@ def verify_store(
     saved: Iterable[tuple[str, bytes]] = (),
     deep: bool = False,
     policy: Policy | None = None,
-) -> tuple[FsckReport, PolicyResult | None]:
-    """Verify a whole store: the policy on its newest checkpoint (if any), then :func:`fsck`.
+) -> tuple[FsckReport, StorePolicyResult | None]:
+    """Verify a whole store: with a ``policy``, find its newest checkpoint that passes the
+    policy (:func:`newest_witnessed_checkpoint`); then :func:`fsck` everything.
 
     ``verifiers`` are the trusted log keys; with a ``policy`` they may be empty, and the
     policy's logs for the origin are trusted as well. The caller raises for the report's
-    problems (:meth:`FsckReport.raise_for_problems`); a policy that is not met raises here.
+    problems (:meth:`FsckReport.raise_for_problems`); a policy no stored checkpoint meets
+    raises here. Entries after the witnessed checkpoint are
+    :attr:`StorePolicyResult.unwitnessed`, not a failure.
     """
-    result: PolicyResult | None = None
+    result: StorePolicyResult | None = None
     trusted = list(verifiers)
     if policy is not None:
-        result = check_latest_checkpoint(store, policy, origin=origin, log_keys=verifiers)
-        trusted += policy.log_verifiers(result.checkpoint.origin)
+        result = newest_witnessed_checkpoint(store, policy, origin=origin, log_keys=verifiers)
+        trusted += policy.log_verifiers(result.witnessed.checkpoint.origin)
     report = fsck(store, trusted, origin=origin, saved=saved, deep=deep)
+    if result is not None:
+        result = replace(result, entries=report.size)
     return report, result
 
 

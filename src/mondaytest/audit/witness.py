@@ -3,9 +3,13 @@ it forward along a verified consistency proof; optionally cosign it; bring cosig
 
 ``monday audit witness --commit DIR`` takes the store's newest checkpoint, checks its signature,
 checks that it extends the checkpoint previously saved in ``DIR`` (a consistency proof from
-the store), writes it there and commits it. Anyone holding the repository then holds a
-checkpoint the operator cannot quietly rewrite: a store rolled back or rewritten fails the next
-run, and ``monday audit fsck`` compares the store with the saved checkpoint too.
+the store), writes it there and commits it (only that file, message ``audit witness: ORIGIN at
+size N[, cosigned by W]``, as the identity git is configured with: ``user.name``/``user.email``
+or the ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables; with none, it refuses before writing).
+Anyone holding the repository then holds a checkpoint the operator cannot quietly rewrite: a
+store rolled back or rewritten fails the next run, and ``monday audit fsck`` compares the store
+with the saved checkpoint too. Pushing the commit is the caller's (the scaffolded workflow
+pushes it).
 
 With a witness key (``--key``, a ``cosignature/v1`` key from ``monday audit keygen --witness``)
 the witness also adds its own timestamped cosignature (c2sp.org/tlog-cosignature) to the
@@ -99,6 +103,11 @@ def witness(
     cosignature by the same key on the stored note is replaced). Raises
     :class:`~mondaytest.errors.CheckFailed` when the newest checkpoint does not extend the saved
     one (history rewritten, store rolled back); nothing is written or signed then.
+
+    With ``commit``, inside a git work tree the file is committed alone. Raises
+    :class:`~mondaytest.errors.InputError` before writing when git has no configured identity
+    or ignores the file, and after writing when ``git add``/``git commit`` fail. Outside a
+    work tree the file is only written (``committed`` is False).
     """
     if cosigner is not None and cosigner.name == origin:
         raise InputError(
@@ -132,6 +141,10 @@ def witness(
                     f"{previous.size}): {exc.message}",
                     hint="history was rewritten; preserve the store as evidence",
                 ) from None
+    repo = _git_repository(directory) if commit else None
+    if repo is not None:
+        _check_git_identity(repo, directory)
+        _check_not_ignored(repo, path)
     note = latest.note
     cosigned_at: int | None = None
     if cosigner is not None:
@@ -149,7 +162,7 @@ def witness(
     message = f"audit witness: {origin} at size {current.size}"
     if cosigner is not None:
         message += f", cosigned by {cosigner.name}"
-    committed = _git_commit(path, message) if commit else False
+    committed = _git_commit(path, message) if repo is not None else False
     return WitnessResult(
         previous=previous,
         current=current,
@@ -208,10 +221,11 @@ def _fail(source: str, exc: CheckFailed | InputError) -> CheckFailed | InputErro
 def _stale(source: str, cp: Checkpoint, newest: int) -> InputError:
     return InputError(
         f"{source} is the checkpoint of size {cp.size}, but the store has published a newer one "
-        f"(size {newest}) since; `monday audit verify --policy` checks the newest, so "
-        "cosignatures of an older checkpoint cannot count",
+        f"(size {newest}) since, and the store takes cosignatures of its newest checkpoint "
+        "only",
         hint="have the witness cosign the newest checkpoint (run `monday audit witness --key "
-        "…` again) and cosign that file",
+        "…` again) and cosign that file; `monday audit verify --policy` keeps accepting the "
+        "checkpoint cosigned before",
     )
 
 
@@ -374,17 +388,87 @@ def _timestamp(sig: NoteSignature) -> int:
     return int.from_bytes(sig.signature[:8], "big") if len(sig.signature) == 72 else -1
 
 
+_CONFIGURED_IDENTITY = ("-c", "user.useConfigOnly=true")
+"""Git options of every identity check and witness commit: never a guessed identity."""
+
+
+def _git_repository(directory: Path) -> Path | None:
+    """The work tree ``directory`` is (or will be created) in; None outside one or without git."""
+    here = directory
+    while not here.is_dir() and here != here.parent:
+        here = here.parent
+    found = run_git(here, "rev-parse", "--show-toplevel")
+    if found is None or found.returncode != 0 or not found.stdout.strip():
+        return None
+    return Path(found.stdout.strip())
+
+
+def _check_git_identity(repo: Path, directory: Path) -> None:
+    """Raise :class:`~mondaytest.errors.InputError` when git has no identity to commit as.
+
+    Checked before anything is written. Only a configured identity counts (``user.name`` and
+    ``user.email`` in git's configuration, or the ``GIT_AUTHOR_*``/``GIT_COMMITTER_*``
+    variables), never one git guesses from the host name: the commit is the record of who
+    witnessed what.
+    """
+    for role in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        got = run_git(repo, *_CONFIGURED_IDENTITY, "var", role)
+        if got is not None and got.returncode == 0:
+            continue
+        said = _last_line(got.stderr) if got is not None else "git did not run"
+        raise InputError(
+            f"cannot commit the witnessed checkpoint in {directory}: git has no "
+            f"{'author' if role == 'GIT_AUTHOR_IDENT' else 'committer'} identity configured "
+            f"in {repo} ({said}); nothing was written",
+            hint=f'set one: `git -C {repo} config user.name "NAME"` and `git -C {repo} config '
+            'user.email "EMAIL"` (in GitHub Actions: github-actions[bot] and '
+            "41898282+github-actions[bot]@users.noreply.github.com), or the GIT_AUTHOR_NAME, "
+            "GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL variables; or pass "
+            "--no-git to write the file without committing it",
+        )
+
+
+def _check_not_ignored(repo: Path, path: Path) -> None:
+    """Raise :class:`~mondaytest.errors.InputError` when git ignores ``path`` (before writing)."""
+    ignored = run_git(repo, "check-ignore", "-q", "--", str(path.absolute()))
+    if ignored is not None and ignored.returncode == 0:
+        raise InputError(
+            f"cannot commit the witnessed checkpoint: {path} is ignored by git in {repo}; "
+            "nothing was written",
+            hint=f"stop ignoring {path.parent} (.gitignore), pass --commit a directory git "
+            "tracks, or pass --no-git",
+        )
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
 def _git_commit(path: Path, message: str) -> bool:
-    """Commit ``path`` alone in its repository; False outside one or when nothing changed."""
+    """Commit ``path`` alone in its repository; False when it did not change.
+
+    Raises :class:`~mondaytest.errors.InputError` when git refuses (an ignored path, a failing
+    hook): the file is written then, but not committed.
+    """
     here = path.parent
-    inside = run_git(here, "rev-parse", "--is-inside-work-tree")
-    if inside is None or inside.stdout.strip() != "true":
-        return False
     added = run_git(here, "add", "--", path.name)
     if added is None or added.returncode != 0:
-        return False
+        said = _last_line(added.stderr) if added is not None else "git did not run"
+        raise InputError(
+            f"wrote {path} but could not commit it: git add failed ({said})",
+            hint=f"make sure {here} is not ignored by .gitignore, then run the witness again "
+            "(it commits the file it wrote); or pass --no-git",
+        )
     staged = run_git(here, "diff", "--cached", "--quiet", "--", path.name)
     if staged is not None and staged.returncode == 0:
         return False  # unchanged
-    done = run_git(here, "commit", "-m", message, "--", path.name)
-    return done is not None and done.returncode == 0
+    done = run_git(here, *_CONFIGURED_IDENTITY, "commit", "-q", "-m", message, "--", path.name)
+    if done is None or done.returncode != 0:
+        said = _last_line(done.stderr or done.stdout) if done is not None else "git did not run"
+        raise InputError(
+            f"wrote {path} but could not commit it: git commit failed ({said})",
+            hint="fix what git reports, then run the witness again (it commits the file it "
+            "wrote); or pass --no-git",
+        )
+    return True

@@ -450,20 +450,30 @@ def _run_fsck(
             "problems": [{"index": f.index, "message": f.message} for f in report.findings],
         }
         if result is not None and choice is not None:
-            data.update(_policy_json(choice, result.describe()))
+            data.update(_policy_json(choice, result.witnessed.describe()))
+            data.update(
+                {
+                    "witnessed_size": result.witnessed.checkpoint.size,
+                    "newest_checkpoint_size": result.newest_size,
+                    "not_yet_witnessed": result.unwitnessed,
+                    "newest_quorum_gap": result.newest_gap,
+                }
+            )
         _emit_json(data)
     else:
         out = state.console()
         if report.ok:
+            under = ""
+            if result is not None and choice is not None:
+                under = f"; {result.witnessed.describe()} under {choice.describe()}"
+                pending = result.pending()
+                if pending is not None:
+                    under += f"; {pending}"
             out.print(
                 f"✓ {verb}: {report.size} entries of {report.origin} recomputed; "
                 f"{report.checkpoints} signed checkpoint(s) and {report.saved} saved "
                 f"checkpoint(s) match; root {base64.b64encode(report.root or b'').decode()}"
-                + (
-                    f"; {result.describe()} under {choice.describe()}"
-                    if result is not None and choice is not None
-                    else ""
-                ),
+                + under,
                 markup=False,
             )
         else:
@@ -502,8 +512,9 @@ PolicyOpt = Annotated[
     Path | None,
     typer.Option(
         "--policy",
-        help="C2SP tlog-policy file: trusted logs, witnesses and the quorum the checkpoint "
-        "(of the receipt, the tiles export or the store) must meet. Default: "
+        help="C2SP tlog-policy file: trusted logs, witnesses and the quorum a checkpoint must "
+        "meet: the receipt's, the tiles export's, or for a store its newest stored checkpoint "
+        "that meets it (later entries are reported as not yet witnessed). Default: "
         "audit.witness.policy of the contract, inside a governed project.",
         show_default=False,
     ),
