@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mondaytest._util.files import write_atomic
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
 from mondaytest.audit.merkle import HASH_SIZE, HashReader, TreeError, leaf_hash, root_at
 from mondaytest.audit.note import NoteVerifier
@@ -391,17 +392,7 @@ def export_tiles(
 
     def write(rel: str, data: bytes) -> None:
         nonlocal written
-        target = root / rel
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        except OSError as exc:
-            raise InputError(
-                f"cannot write {target}: {exc.strerror or exc}",
-                hint="pass --tiles a directory you can write to",
-            ) from None
+        write_atomic(root / rel, data, hint="pass --tiles a directory you can write to")
         written += 1
 
     for ref in tiles_for_size(size):

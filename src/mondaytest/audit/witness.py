@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mondaytest._util.files import write_atomic
 from mondaytest._util.git import run_git
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint, peek_checkpoint
 from mondaytest.audit.merkle import ProofError, consistency_proof, verify_consistency
@@ -149,16 +150,7 @@ def witness(
     cosigned_at: int | None = None
     if cosigner is not None:
         note, cosigned_at = _cosign(note, cosigner)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(note)
-        tmp.replace(path)
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {path}: {exc.strerror or exc}",
-            hint="pass a witness directory you can write to",
-        ) from None
+    write_atomic(path, note, hint="pass a witness directory you can write to")
     message = f"audit witness: {origin} at size {current.size}"
     if cosigner is not None:
         message += f", cosigned by {cosigner.name}"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
+from mondaytest._util.files import write_atomic
 from mondaytest.errors import InputError
 
 __all__ = ["append_text", "write_text"]
@@ -18,25 +17,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     Missing parent directories are created. Raises :class:`~mondaytest.errors.InputError`
     (exit 2) when the file cannot be written (the path is the user's).
     """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-            Path(tmp).chmod(0o644)
-            Path(tmp).replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {target}: {exc.strerror or exc}",
-            hint="check the path and that its directory is writable",
-        ) from None
-    return target
+    return write_atomic(path, text.encode("utf-8"))
 
 
 def append_text(path: str | os.PathLike[str], text: str) -> Path:
