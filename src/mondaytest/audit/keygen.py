@@ -11,8 +11,10 @@ quoting, indentation — stays as the person wrote it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from mondaytest._util.git import run_git
 from mondaytest.audit.keys import (
@@ -74,18 +76,14 @@ def keygen(
             f"${ref.target}",
         )
     path = Path(ref.target)
-    refuse_tracked_key(path)
-    created = False
-    if path.exists() and not force:
-        signer = load_signer(f"file:{path}")
-        if signer.name != origin:
-            raise ConfigError(
-                f"the existing key {path} is named {signer.name!r}, not the origin {origin!r}",
-                hint="move it away, or pass --force to replace it",
-            )
-    else:
-        signer = generate_key_file(path, origin, overwrite=force)
-        created = True
+    signer, created = _reuse_or_create(
+        path,
+        origin,
+        force,
+        load=lambda p: load_signer(f"file:{p}"),
+        generate=generate_key_file,
+        what=("key", "the origin "),
+    )
     vkey = signer.vkey
     recorded = False
     if spec_path is not None:
@@ -123,18 +121,14 @@ def witness_keygen(
                 "--out witness.key",
             ) from None
         out = load_spec(spec).root_dir / WITNESS_KEY_FILE
-    refuse_tracked_key(out)
-    created = False
-    if out.exists() and not force:
-        signer = load_witness_signer(f"file:{out.resolve()}")
-        if signer.name != name:
-            raise ConfigError(
-                f"the existing witness key {out} is named {signer.name!r}, not {name!r}",
-                hint="move it away, or pass --force to replace it",
-            )
-    else:
-        signer = generate_witness_key_file(out, name, overwrite=force)
-        created = True
+    signer, created = _reuse_or_create(
+        out,
+        name,
+        force,
+        load=lambda p: load_witness_signer(f"file:{p.resolve()}"),
+        generate=generate_witness_key_file,
+        what=("witness key", ""),
+    )
     return KeygenResult(
         vkey=signer.vkey,
         key_path=out,
@@ -142,6 +136,40 @@ def witness_keygen(
         recorded=False,
         ignored_by=ensure_gitignored(out),
     )
+
+
+class _NamedSigner(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def vkey(self) -> str: ...
+
+
+_S = TypeVar("_S", bound=_NamedSigner)
+
+
+def _reuse_or_create(
+    path: Path,
+    name: str,
+    force: bool,
+    *,
+    load: Callable[[Path], _S],
+    generate: Callable[..., _S],
+    what: tuple[str, str],
+) -> tuple[_S, bool]:
+    """The key at ``path`` if it exists and is named ``name`` (unless ``force``), else a new
+    one written there; and whether it was created. A file git tracks is refused first."""
+    refuse_tracked_key(path)
+    if path.exists() and not force:
+        signer = load(path)
+        if signer.name != name:
+            kind, label = what
+            raise ConfigError(
+                f"the existing {kind} {path} is named {signer.name!r}, not {label}{name!r}",
+                hint="move it away, or pass --force to replace it",
+            )
+        return signer, False
+    return generate(path, name, overwrite=force), True
 
 
 def refuse_tracked_key(path: Path) -> None:
