@@ -21,6 +21,7 @@ from tests.audit.conftest import make_config
 
 from mondaytest.audit import AuditLog, LogConfig, WriterSettings, open_log
 from mondaytest.audit.verify import fsck
+from mondaytest.audit.writer import Submission, Writer
 from mondaytest.errors import InputError, StoreError
 
 
@@ -294,3 +295,78 @@ def test_a_stuck_writer_process_fails_appends_after_busy_timeout(tmp_path: Path)
             holder.kill()
             holder.wait()
         assert log.decision(decision="third") == 2  # the lock of a killed process is dropped
+
+
+def test_tasks_of_one_loop_tick_share_one_submission_of_at_most_max_batch(
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(tmp_path, writer=WriterSettings(max_batch=16, checkpoint_interval=0.2))
+    seen: list[int] = []
+    commit = Writer._commit
+
+    def spy(self: Writer, batch: list[Submission]) -> None:
+        seen.extend(len(q.drafts) for q in batch)
+        commit(self, batch)
+
+    async def main(log: AuditLog) -> list[list[int | None]]:
+        async def one(i: int) -> list[int | None]:
+            n = 1 + i % 3  # tasks that record one, two or three entries each
+            drafts = [log.draft("decision", {"decision": f"t{i}.{k}"}) for k in range(n)]
+            return await log.aappend_drafts(drafts)
+
+        return list(await asyncio.gather(*(one(i) for i in range(100))))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Writer, "_commit", spy)
+        with open_log(cfg) as log:
+            log.checkpoint()
+            out = asyncio.run(main(log))
+            # every task got consecutive indexes holding its own entries, in its own order
+            for i, indexes in enumerate(out):
+                assert indexes == list(range(indexes[0] or 0, (indexes[0] or 0) + len(indexes)))
+                for k, idx in enumerate(indexes):
+                    assert idx is not None
+                    assert log.entry(idx).payload["decision"] == f"t{i}.{k}"
+    total = sum(1 + i % 3 for i in range(100))
+    assert sum(seen) == total
+    # 100 tasks made far fewer submissions than tasks, none above max_batch
+    assert len(seen) < 30
+    assert max(seen) <= 16
+
+
+def test_cancelling_one_task_leaves_the_others_of_its_submission_waiting(
+    config: LogConfig,
+) -> None:
+    async def main() -> tuple[list[int | None], int]:
+        with open_log(config) as log:
+            tasks = [asyncio.create_task(log.adecision(decision=f"d{i}")) for i in range(20)]
+            await asyncio.sleep(0)  # all twenty joined one submission
+            tasks[7].cancel()
+            out: list[int | None] = []
+            for i, t in enumerate(tasks):
+                if i == 7:
+                    with pytest.raises(asyncio.CancelledError):
+                        await t
+                else:
+                    out.append(await t)
+            log.flush()
+            return out, log.size()
+
+    out, size = asyncio.run(main())
+    assert len(out) == 19
+    assert all(i is not None for i in out)
+    assert size == 21  # genesis + all twenty, the cancelled task's entry too
+
+
+def test_a_submission_refused_at_queueing_fails_every_task_of_it(config: LogConfig) -> None:
+    async def main() -> None:
+        log = open_log(config)
+        log.checkpoint()
+        tasks = [asyncio.create_task(log.adecision(decision="late")) for _ in range(5)]
+        await asyncio.sleep(0)  # they joined this tick's submission, not yet queued
+        log.close()  # the writer stops before the loop queues it
+        for t in tasks:
+            with pytest.raises(StoreError, match="closed"):
+                await t
+
+    asyncio.run(main())

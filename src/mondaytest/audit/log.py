@@ -196,6 +196,7 @@ class AuditLog:
         self._wakers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopWaker] = (
             weakref.WeakKeyDictionary()
         )
+        self._last_waker: LoopWaker | None = None
         self._closed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -381,10 +382,16 @@ class AuditLog:
             if mode == "async":
                 writer.submit(drafts, mode)
                 return [None] * len(drafts)
-            subs = writer.submit(drafts, mode, self._waker())
+            items = drafts if isinstance(drafts, list) else list(drafts)
+            waker = self._waker()
             out: list[int | None] = []
-            for sub in subs:
-                out.extend(await sub.wait_async())
+            if len(items) <= writer.settings.max_batch:
+                # joins this loop tick's submission: one queue operation for many tasks
+                sub, offset, fut = waker.add(writer, items, mode)
+                out.extend(await sub.wait_async(fut, offset, len(items)))
+            else:
+                for sub in writer.submit(items, mode, waker):
+                    out.extend(await sub.wait_async(sub.waiter))
         except StoreError as exc:
             return self._write_failed(exc, len(drafts))
         if self._gap is not None:
@@ -394,10 +401,14 @@ class AuditLog:
     def _waker(self) -> LoopWaker:
         """The waker of the running event loop (one per loop, made on first use)."""
         loop = asyncio.get_running_loop()
+        last = self._last_waker
+        if last is not None and last.serves(loop):
+            return last  # the common case: the same loop as last time, no dictionary lookup
         waker = self._wakers.get(loop)
         if waker is None:
             with self._state_lock:
                 waker = self._wakers.setdefault(loop, LoopWaker(loop))
+        self._last_waker = waker
         return waker
 
     def _decision_draft(

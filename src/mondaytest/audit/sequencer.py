@@ -81,17 +81,8 @@ class Sequencer:
                 body = draft.finish(idx, config_idx)
                 leaf = sha(b"\x00" + body).digest()  # RFC 9162 leaf hash (merkle.leaf_hash)
                 leaves.append(leaf)
-                fields = draft.fields
                 rows.append(
-                    (
-                        idx,
-                        leaf,
-                        body,
-                        str(fields["type"]),
-                        str(fields.get("kind", "decision")),
-                        str(fields["id"]),
-                        str(fields["ts"]),
-                    )
+                    (idx, leaf, body, draft.entry_type, draft.kind, draft.entry_id, draft.ts)
                 )
                 if draft.is_config:
                     config_idx = idx

@@ -85,15 +85,22 @@ class Waker(Protocol):
 
 
 class LoopWaker:
-    """Hands finished submissions to one asyncio event loop: one wake-up per burst.
+    """One asyncio event loop's side of the writer: coalesces submissions and wakes waiters.
 
-    The writer thread calls :meth:`notify` for each submission it resolves; the first one
-    queued since the loop last ran schedules a single ``call_soon_threadsafe``, and the loop
-    then settles every queued submission's future at once. A commit of 256 entries made by
-    256 concurrent tasks thus costs the loop one wake-up, not 256 thread hand-offs.
+    **Coalescing.** Coroutines on the loop add their drafts with :meth:`add`; every draft
+    added before the loop next runs its callbacks goes into one :class:`Submission` (up to the
+    writer's ``max_batch`` entries, per durability), queued to the writer once by a
+    ``call_soon``. 256 tasks that each record one decision thus make one submission, one queue
+    operation and one writer wake-up, not 256 of each. Each task still gets its own future (a
+    cancelled task cancels only its own wait; the entries are written all the same) and its
+    own consecutive indexes.
+
+    **Waking.** The writer thread calls :meth:`notify` for each submission it resolves; the
+    first one queued since the loop last ran schedules a single ``call_soon_threadsafe``, and
+    the loop then settles every queued submission's futures at once.
     """
 
-    __slots__ = ("_lock", "_loop", "_pending")
+    __slots__ = ("_lock", "_loop", "_open", "_pending")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # held weakly: the log keeps one waker per loop it served, and a loop that finished
@@ -101,6 +108,7 @@ class LoopWaker:
         self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._pending: list[Submission] = []
+        self._open: dict[tuple[Writer, Durability], Submission] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -110,8 +118,37 @@ class LoopWaker:
             raise RuntimeError("the event loop of this waker is gone")
         return loop
 
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True when this is ``loop``'s waker."""
+        return self._loop() is loop
+
+    def add(
+        self, writer: Writer, drafts: list[EntryDraft], mode: Durability
+    ) -> tuple[Submission, int, asyncio.Future[None]]:
+        """On the loop: add ``drafts`` (at most ``max_batch``) to this tick's open submission
+        for ``mode``; return it, the drafts' offset in it and a future to await. The
+        submission is queued to ``writer`` when the loop next runs its callbacks."""
+        key = (writer, mode)
+        sub = self._open.get(key)
+        if sub is None or len(sub.drafts) + len(drafts) > writer.settings.max_batch:
+            sub = Submission([], mode, self)
+            self._open[key] = sub
+            self.loop.call_soon(self._queue_open, writer, key, sub)
+        offset = len(sub.drafts)
+        sub.drafts.extend(drafts)
+        return sub, offset, sub.add_waiter()
+
+    def _queue_open(self, writer: Writer, key: tuple[Writer, Durability], sub: Submission) -> None:
+        if self._open.get(key) is sub:
+            del self._open[key]
+        try:
+            writer.enqueue([sub])
+        except MondayError as exc:
+            sub.error = exc
+            sub._settle_futures()
+
     def notify(self, sub: Submission) -> None:
-        """Called by the writer thread: settle ``sub``'s future on the loop soon."""
+        """Called by the writer thread: settle ``sub``'s futures on the loop soon."""
         with self._lock:
             self._pending.append(sub)
             first = len(self._pending) == 1
@@ -129,7 +166,7 @@ class LoopWaker:
         with self._lock:
             subs, self._pending = self._pending, []
         for sub in subs:
-            sub._settle_future()
+            sub._settle_futures()
 
 
 class Submission:
@@ -140,13 +177,13 @@ class Submission:
     per caller, instead of an :class:`threading.Event` (a condition, a lock and a waiter list
     per call). The checkpoint signal, rarer, is an Event created only for ``published``.
 
-    Submitted with a :class:`LoopWaker` (from a coroutine), it also carries an asyncio future,
-    settled on that loop once the submission reaches its durability (committed for
-    ``sequenced``, covered by a checkpoint for ``published``) or fails.
+    Submitted with a :class:`LoopWaker` (from a coroutine), it also carries asyncio futures,
+    one per awaiting task, settled on that loop once the submission reaches its durability
+    (committed for ``sequenced``, covered by a checkpoint for ``published``) or fails.
     """
 
     __slots__ = (
-        "_future",
+        "_futures",
         "_latch",
         "_published",
         "_sequenced_flag",
@@ -169,9 +206,7 @@ class Submission:
         self._latch.acquire()
         self._published = threading.Event() if mode == "published" else None
         self._waker = waker
-        self._future: asyncio.Future[None] | None = (
-            waker.loop.create_future() if isinstance(waker, LoopWaker) else None
-        )
+        self._futures: list[asyncio.Future[None]] = []
 
     def _set_sequenced(self) -> None:
         """Committed (or failed): wake whoever waits for the commit."""
@@ -187,15 +222,32 @@ class Submission:
             if self._waker is not None:
                 self._waker.notify(self)
 
-    def _settle_future(self) -> None:
-        """On the waker's loop: settle the future (a cancelled waiter is left alone)."""
-        fut = self._future
-        if fut is None or fut.done():
-            return
-        if self.error is not None:
-            fut.set_exception(self.error)
-        else:
-            fut.set_result(None)
+    def add_waiter(self) -> asyncio.Future[None]:
+        """On the waker's loop, before the submission is queued: a future settled with it."""
+        if not isinstance(self._waker, LoopWaker):
+            raise StoreError("this submission was not made from a coroutine")
+        fut: asyncio.Future[None] = self._waker.loop.create_future()
+        self._futures.append(fut)
+        return fut
+
+    @property
+    def waiter(self) -> asyncio.Future[None]:
+        """The first waiter's future (the one :meth:`Writer.submit` made with a waker)."""
+        if not self._futures:
+            raise StoreError("this submission was not made from a coroutine")
+        return self._futures[0]
+
+    def _settle_futures(self) -> None:
+        """On the waker's loop: settle every waiter's future (cancelled ones are left alone)."""
+        error = self.error
+        for fut in self._futures:
+            if fut.done():
+                continue
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(None)
+        self._futures = []
 
     def _fail(self, error: MondayError) -> None:
         self.error = error
@@ -221,15 +273,17 @@ class Submission:
         self._latch.release()  # hand the latch on to any other waiter
         return True
 
-    async def wait_async(self) -> list[int]:
-        """Await this submission's durability (it was submitted from a coroutine); return the
-        indexes or raise the write's error. Cancelling the wait does not withdraw the entries:
-        they are written all the same."""
-        if self._future is None:
-            raise StoreError("this submission was not made from a coroutine")
-        await self._future
+    async def wait_async(
+        self, fut: asyncio.Future[None], offset: int = 0, count: int | None = None
+    ) -> list[int]:
+        """Await ``fut`` (from :meth:`add_waiter`) and return the indexes of ``count`` of this
+        submission's drafts from ``offset`` on (all of them by default), or raise the write's
+        error. Cancelling the wait does not withdraw the entries: they are written all the
+        same."""
+        await fut
         assert self.first is not None
-        return list(range(self.first, self.first + len(self.drafts)))
+        first = self.first + offset
+        return list(range(first, first + (len(self.drafts) - offset if count is None else count)))
 
     def wait(self, *, published: bool = False, timeout: float | None = None) -> list[int]:
         """Block until committed (or, with ``published``, covered by a checkpoint); return the
@@ -301,7 +355,8 @@ class Writer:
     ) -> list[Submission]:
         """Queue entries (sequenced in this order, consecutively); return their submissions
         (one unless there are more than :data:`MAX_SUBMISSION` entries). With ``waker`` (called
-        from a coroutine on its loop) each submission also carries a future to await."""
+        from a coroutine on its loop) each submission also carries a future to await (its
+        first from :meth:`Submission.add_waiter`, made before it is queued)."""
         items = list(drafts)
         if len(items) <= MAX_SUBMISSION:
             subs = [Submission(items, mode, waker)] if items else []
@@ -310,6 +365,9 @@ class Writer:
                 Submission(items[i : i + MAX_SUBMISSION], mode, waker)
                 for i in range(0, len(items), MAX_SUBMISSION)
             ]
+        if waker is not None:
+            for sub in subs:
+                sub.add_waiter()
         self.enqueue(subs)
         return subs
 

@@ -779,12 +779,16 @@ class SQLiteStore:
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[EntryRow]:
         """Entries in index order, streamed in chunks."""
         stop = end if end is not None else (1 << 62)
-        for idx, leaf, body in self._stream(
+        make = EntryRow._make
+        for row in self._stream(
             "reading entries",
             "SELECT idx, leaf, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
             (start, stop),
         ):
-            yield EntryRow(int(idx), _blob(leaf), _blob(body))
+            if type(row[1]) is bytes and type(row[2]) is bytes:  # intact rows: as read
+                yield make(row)
+            else:  # a tampered row may hold TEXT, a number or NULL
+                yield EntryRow(int(row[0]), _blob(row[1]), _blob(row[2]))
 
     def find_entry_id(self, entry_id: str) -> int | None:
         """Index of the entry with this id."""
