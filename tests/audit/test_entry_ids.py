@@ -97,3 +97,23 @@ def test_a_waiting_draft_holds_no_containers_for_the_collector() -> None:
     assert d.fields["actor"] == "tok:abc"
     assert d.entry_id == d.fields["id"]
     assert entries.decode_entry(d.finish(3, None)).fields["ts"] == d.ts
+
+
+def test_finished_bytes_are_the_canonical_encoding_of_the_whole_entry() -> None:
+    from mondaytest._util.canonical import canonical_json
+    from mondaytest.audit.entries import draft_state_change
+
+    cases = [
+        draft_decision({"decision": "d", "outcome": {"k": [1, "x"]}}, origin=ORIGIN),
+        draft_decision({"decision": "d"}, origin=ORIGIN, actor="tok:a"),
+        draft_state_change("model_version", {"model": "m", "version": "2"}, origin=ORIGIN),
+        draft_state_change(
+            "model_version", {"model": "m", "version": "3"}, origin=ORIGIN, actor="tok:b"
+        ),
+    ]
+    for d in cases:
+        for idx, cfg in ((0, None), (17, 4), (2**40, 2**40 - 1)):
+            whole = dict(d.fields, idx=idx)
+            if d.is_decision:
+                whole["config_idx"] = cfg
+            assert d.finish(idx, cfg) == canonical_json(whole)

@@ -101,6 +101,9 @@ def _id_ts(d: EntryDraft) -> dict[str, str]:
     ("bad", "match"),
     [
         ({"decision": "t", "outcome": {"score": 0.5}}, "float"),
+        ({"decision": "t", "outcome": {"k": (1, 2)}}, "not a valid JSON value"),
+        ({"decision": "t", "outcome": {"k": {"deep": [{1, 2}]}}}, "not a valid JSON value"),
+        ({"decision": "t", "outcome": {"k": b"x"}}, "not a valid JSON value"),
         ({"decision": "t", "outcome": {"n": 2**53}}, "2\\^53"),
         ({"decision": "t", "latency_ms": 2**60}, "2\\^53"),
         ({"decision": "t", "outcome": {"clé": 1}}, "ASCII"),

@@ -21,6 +21,7 @@ __all__ = [
     "ProfileError",
     "canonical_json",
     "check_profile",
+    "in_plain_profile",
     "in_profile",
     "plain_value",
     "to_profile",
@@ -46,7 +47,13 @@ def in_profile(value: Any) -> bool:
     return _fast_ok(value)
 
 
-def _fast_ok(value: Any) -> bool:
+def in_plain_profile(value: Any) -> bool:
+    """:func:`in_profile` for values that must already be plain JSON: dicts, lists, strings,
+    ints, bools and None only (a tuple or any other sequence is refused)."""
+    return _fast_ok(value, sequences=(list,))
+
+
+def _fast_ok(value: Any, sequences: tuple[type, ...] = (list, tuple)) -> bool:
     stack = [value]
     pop, push = stack.pop, stack.append
     while stack:
@@ -64,7 +71,7 @@ def _fast_ok(value: Any) -> bool:
                     return False
                 push(item)
             continue
-        if t is list or t is tuple:
+        if t in sequences:
             stack.extend(v)
             continue
         return False

@@ -55,6 +55,7 @@ from mondaytest._util.canonical import (
     ProfileError,
     canonical_json,
     check_profile,
+    in_plain_profile,
     in_profile,
     plain_value,
 )
@@ -661,6 +662,12 @@ class EntryDraft:
     def finish(self, idx: int, config_idx: int | None) -> bytes:
         """The final canonical bytes at position ``idx``."""
         before, middle, after = self._parts
+        if middle and after:  # every draft made here: one formatting step
+            head = b"{" + before + b"," if before else b"{"
+            if self.is_decision:
+                cfg = b"null" if config_idx is None else b"%d" % config_idx
+                return b'%b"config_idx":%b,%b,"idx":%d,%b}' % (head, cfg, middle, idx, after)
+            return b'%b%b,"idx":%d,%b}' % (head, middle, idx, after)
         members = [before] if before else []
         if self.is_decision:
             members.append(
@@ -713,6 +720,10 @@ _CLOSED_TYPES = frozenset({"str", "bool", "none", "literal", "nullable", "defaul
 """Node types whose values can never leave the JSON profile (strings are checked when encoded)."""
 
 
+_JSON_VALUE_REF = "pydantic.types.JsonValue"
+"""The core-schema reference of pydantic's ``JsonValue``."""
+
+
 class _NotPlainError(Exception):
     """The schema holds something the fast path does not handle."""
 
@@ -737,6 +748,10 @@ def _plain(schema: Any) -> Any:
         return {k: _plain(v) for k, v in schema.items()}
     if kind not in _PLAIN_TYPES or "serialization" in schema:
         raise _NotPlainError(kind)
+    if kind == "definition-ref" and str(schema.get("schema_ref", "")).startswith(_JSON_VALUE_REF):
+        # pydantic's JsonValue picks a branch per value in Python; the fast path takes any
+        # value instead and its strict walk (`_open_fields_ok`) refuses what is not plain JSON
+        return cs.any_schema()
     if kind == "model":
         inner = schema["schema"]
         if (
@@ -874,9 +889,12 @@ def _payload_dict(model: type[Payload], payload: Mapping[str, Any] | Payload, wh
         fast = _fast_model(model)
         if fast is not None:
             try:
-                return fast.one.validate_python(payload)
+                body = fast.one.validate_python(payload)
             except CoreValidationError:
                 pass  # the model path below names the error in the model's own words
+            else:
+                if _open_fields_ok(body, fast.open_fields):
+                    return body
         try:
             obj = model.model_validate(dict(payload))
         except ValidationError as exc:
@@ -1066,12 +1084,14 @@ def _fast_parts(
 
 
 def _open_fields_ok(body: dict[str, Any], open_fields: frozenset[str]) -> bool:
-    """True when the fields of a fast-validated ``body`` that may leave the profile do not."""
+    """True when the fields of a fast-validated ``body`` that may leave the profile hold only
+    plain JSON inside it (no tuples either: the model path refuses those). False sends the
+    payload down the model path, which names what is wrong."""
     for name in open_fields:
         value = body.get(name)
         if value is None or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT):
             continue
-        if not in_profile(value):
+        if not in_plain_profile(value):
             return False
     return True
 
@@ -1240,12 +1260,8 @@ def _draft_many(
     open_fields = fast.open_fields
     out: list[EntryDraft] = []
     for i, body in enumerate(bodies):
-        for name in open_fields:
-            value = body.get(name)
-            if value is None or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT):
-                continue
-            if not in_profile(value):
-                _draft_one(kind, items[i], origin, actor, i)  # raises, naming the place
+        if not _open_fields_ok(body, open_fields):
+            _draft_one(kind, items[i], origin, actor, i)  # raises, naming the place
         entry_id = _uuid7()
         ts = utc_timestamp()
         try:

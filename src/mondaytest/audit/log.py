@@ -384,12 +384,17 @@ class AuditLog:
                 return [None] * len(drafts)
             items = drafts if isinstance(drafts, list) else list(drafts)
             waker = self._waker()
-            out: list[int | None] = []
+            out: list[int | None]
             if len(items) <= writer.settings.max_batch:
                 # joins this loop tick's submission: one queue operation for many tasks
                 sub, offset, fut = waker.add(writer, items, mode)
-                out.extend(await sub.wait_async(fut, offset, len(items)))
+                await fut  # raises the write's error
+                first = sub.first
+                assert first is not None
+                first += offset
+                out = list(range(first, first + len(items)))
             else:
+                out = []
                 for sub in writer.submit(items, mode, waker):
                     out.extend(await sub.wait_async(sub.waiter))
         except StoreError as exc:
@@ -430,7 +435,7 @@ class AuditLog:
             )
             self._seal_raw(plain, subject_id, raw or {})
             body = plain
-        return self.draft("decision", body, actor=actor)
+        return draft_decision(body, origin=self.config.origin, actor=actor)
 
     def _seal_raw(
         self, body: dict[str, Any], subject_id: str | None, raw: Mapping[str, Any]

@@ -121,6 +121,11 @@ def publish_checkpoint(
     with store.snapshot():
         old = store.latest_checkpoint()
         size = store.size()
+        if old is not None and old.size > size:
+            raise IntegrityError(
+                f"the store has {size} entries but checkpoint #{old.seq} already covers "
+                f"{old.size}: entries were removed"
+            )
         if old is not None and old.size >= size and not republish:
             return None
         if old is not None and old.size == size:

@@ -52,6 +52,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -274,7 +275,7 @@ def _insert_many(
         # ``target`` is one of two constants of this module; values go through placeholders
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         sql = f"{verb} INTO {target} VALUES " + ",".join([one] * len(chunk))
-        conn.execute(sql, [value for row in chunk for value in row])
+        conn.execute(sql, list(chain.from_iterable(chunk)))
 
 
 def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
