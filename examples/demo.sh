@@ -79,7 +79,10 @@ monday audit checkpoint > /dev/null
 monday audit receipt 42 -o "$work/decision-42.tlog-proof"
 monday audit verify "$work/decision-42.tlog-proof" | cut -c1-160
 
-step "12. tampering is caught: one changed byte in the receipt's entry fails verification"
+step "12. monday audit why 42: the model version in force, the gate verdict behind it, the proofs"
+monday audit why 42 | cut -c1-160
+
+step "13. tampering is caught: one changed byte in the receipt's entry fails verification"
 python3 - "$work/decision-42.tlog-proof" "$work/forged.tlog-proof" <<'PY'
 import base64, json, sys
 lines = open(sys.argv[1], "rb").read().split(b"\n")
@@ -95,13 +98,13 @@ set -e
 echo "(exit $rc)"
 [ "$rc" = 1 ] || { echo "unexpected: a forged receipt verified"; exit 1; }
 
-step "13. a customer's right to erasure: vault material gone, every proof still verifies"
+step "14. a customer's right to erasure: vault material gone, every proof still verifies"
 customer=$(python3 -c 'import random; r = random.Random(99); print(f"cust-{r.randrange(10_000):05d}")')
 monday audit erase "$customer" --legal-basis DSR-2026-0042 | cut -c1-160
 monday audit verify "$work/decision-42.tlog-proof" | head -n 1 | cut -c1-120
 
-step "14. monday audit fsck: the whole log recomputed from its entries"
+step "15. monday audit fsck: the whole log recomputed from its entries"
 monday audit fsck | cut -c1-200
 monday audit log -n 6 | cut -c1-150
 
-printf '\nDemo done: contract validated, regression gated, release bound to its verdict, decisions\nsigned and verified, tampering caught, erasure honoured. Scratch copy: removed on exit.\n'
+printf '\nDemo done: contract validated, regression gated, release bound to its verdict, decisions\nsigned, explained and verified, tampering caught, erasure honoured. Scratch copy: removed on exit.\n'

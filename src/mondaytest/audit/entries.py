@@ -425,18 +425,29 @@ class KindInfo:
     """True when the kind is configuration a decision runs under."""
     doc: str
     """One line on what the kind records."""
+    config_key: str | None = None
+    """For a configuration kind, the payload field naming the thing configured (``model`` of a
+    ``model_version``): a later entry of the same kind and key supersedes an earlier one. None:
+    the kind configures one thing, its newest entry is in force."""
 
 
 _REGISTRY: dict[str, KindInfo] = {}
 
 
 def register_kind(
-    name: str, payload_model: type[Payload], *, config: bool, replace: bool = False
+    name: str,
+    payload_model: type[Payload],
+    *,
+    config: bool,
+    replace: bool = False,
+    config_key: str | None = None,
 ) -> KindInfo:
     """Register a state-change kind and its payload model.
 
-    ``config=True`` marks configuration (a decision's ``config_idx`` may point at it). Use
-    ``replace=True`` to swap in a richer model for a kind pre-registered here.
+    ``config=True`` marks configuration (a decision's ``config_idx`` may point at it);
+    ``config_key`` names the payload field that says what is configured (see
+    :attr:`KindInfo.config_key`). Use ``replace=True`` to swap in a richer model for a kind
+    pre-registered here; a replacement without ``config_key`` keeps the one it replaces.
     """
     if not name.isascii() or not name.replace("_", "").isalnum() or not name.islower():
         raise ValueError(f"kind name {name!r} must be lower-case ASCII letters, digits and '_'")
@@ -445,7 +456,11 @@ def register_kind(
     if not (isinstance(payload_model, type) and issubclass(payload_model, BaseModel)):
         raise TypeError("payload_model must be a pydantic model class")
     doc = (payload_model.__doc__ or "").strip().splitlines()[0] if payload_model.__doc__ else ""
-    info = KindInfo(name=name, model=payload_model, config=config, doc=doc)
+    if config_key is None and name in _REGISTRY:
+        config_key = _REGISTRY[name].config_key
+    if config_key is not None and config_key not in payload_model.model_fields:
+        raise ValueError(f"config_key {config_key!r} is not a field of {payload_model.__name__}")
+    info = KindInfo(name=name, model=payload_model, config=config, doc=doc, config_key=config_key)
     _REGISTRY[name] = info
     return info
 
@@ -499,26 +514,28 @@ def is_config_kind(name: str) -> bool:
     return info is not None and info.config
 
 
-for _name, _model, _config in (
-    ("log_genesis", LogGenesisPayload, True),
-    ("key_rotation", KeyRotationPayload, False),
-    ("erasure", ErasurePayload, False),
-    ("retention", RetentionPayload, False),
-    ("access", AccessPayload, False),
-    ("model_version", ModelVersionPayload, True),
-    ("guardrail_config", GuardrailConfigPayload, True),
-    ("waiver", WaiverPayload, True),
-    ("prompt", PromptPayload, True),
-    ("threshold", ThresholdPayload, True),
-    ("eval_gate", EvalGatePayload, False),
-    ("fail_open", FailOpenPayload, False),
-    ("page", PagePayload, False),
-    ("incident", IncidentPayload, False),
-    ("oncall_override", OncallOverridePayload, False),
-    ("drill", DrillPayload, False),
-    ("readiness", ReadinessPayload, False),
-):
-    register_kind(_name, _model, config=_config)
+_CORE_KINDS: tuple[tuple[str, type[Payload], bool, str | None], ...] = (
+    ("log_genesis", LogGenesisPayload, True, None),
+    ("key_rotation", KeyRotationPayload, False, None),
+    ("erasure", ErasurePayload, False, None),
+    ("retention", RetentionPayload, False, None),
+    ("access", AccessPayload, False, None),
+    ("model_version", ModelVersionPayload, True, "model"),
+    ("guardrail_config", GuardrailConfigPayload, True, "guardrail"),
+    ("waiver", WaiverPayload, True, "target"),
+    ("prompt", PromptPayload, True, "prompt"),
+    ("threshold", ThresholdPayload, True, "name"),
+    ("eval_gate", EvalGatePayload, False, None),
+    ("fail_open", FailOpenPayload, False, None),
+    ("page", PagePayload, False, None),
+    ("incident", IncidentPayload, False, None),
+    ("oncall_override", OncallOverridePayload, False, None),
+    ("drill", DrillPayload, False, None),
+    ("readiness", ReadinessPayload, False, None),
+)
+
+for _name, _model, _config, _key in _CORE_KINDS:
+    register_kind(_name, _model, config=_config, config_key=_key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log,
-witness, cosign.
+why, witness, cosign.
 
 Every command only parses its input, calls :mod:`mondaytest.audit` and renders. The store is
 the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``;
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mondaytest.audit import AuditLog, LogConfig, open_log
 from mondaytest.audit.entries import Entry, decode_entry
@@ -34,6 +35,7 @@ from mondaytest.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from mondaytest.audit.policy import PolicyChoice
+    from mondaytest.audit.why import Explanation
 
 __all__ = ["app"]
 
@@ -805,6 +807,81 @@ def log_cmd(
         state.err_console().print("no matching entries")
     for e in entries:
         out.print(_entry_line(e), markup=False)
+
+
+@app.command("why")
+def why_cmd(
+    target: Annotated[
+        str, typer.Argument(help="The decision's index or entry id.", metavar="INDEX|ID")
+    ],
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    vkeys: VkeyOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Explain one decision: what was decided, the configuration in force (model version and
+    the gate that approved it, guardrails, waivers, prompts, thresholds), and the proofs.
+
+    Exit 0 when every check holds, 1 when one does not (say, a model version no passing gate
+    approved, or an entry that does not verify), 2 for an unknown entry.
+    """
+    from mondaytest.audit.why import explain
+
+    config = _offline_config(spec, store, vkeys)
+    with open_existing_log(config, readonly=True, source=store_source(store)) as log:
+        result = explain(log, target)
+    if fmt is OutputFormat.json:
+        _emit_json(result.to_json())
+    else:
+        _render_why(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _render_why(result: Explanation) -> None:
+    out = state.console()
+    d = result.decision
+    out.print(f"[bold]decision {d.idx}[/]  {d.ts}  id {d.id}", highlight=False)
+    outcome = json.dumps(d.payload.get("outcome", {}), ensure_ascii=False, sort_keys=True)
+    out.print(f"  {d.payload.get('decision')} → {outcome}", markup=False, highlight=False)
+    facts = {
+        k: v for k, v in d.payload.items() if k not in ("decision", "outcome") and v not in ([], {})
+    }
+    for key, value in facts.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.print(f"  {key}: {text}", markup=False, highlight=False)
+    cfg = d.config_idx
+    out.print(
+        f"\n[bold]configuration in force[/] (config_idx {cfg if cfg is not None else 'none'})",
+        highlight=False,
+    )
+    if not result.in_force:
+        out.print("  none recorded before this decision")
+    first = ("model", "guardrail", "target", "prompt", "name", "version", "value", "action")
+    for item in result.in_force:
+        payload = item.entry.payload
+        ordered = {k: payload[k] for k in first if k in payload}
+        ordered.update((k, v) for k, v in sorted(payload.items()) if k not in ordered)
+        body = json.dumps(ordered, ensure_ascii=False)
+        if len(body) > 110:
+            body = body[:107] + "…"
+        out.print(f"  {item.kind:<17} #{item.entry.idx:<7} {body}", markup=False, highlight=False)
+        for a in item.approvals:
+            what = a.payload.get("result") if a.kind == "eval_gate" else a.payload.get("approver")
+            extra = a.payload.get("suite") if a.kind == "eval_gate" else a.payload.get("expires")
+            out.print(
+                f"  {'':<17}  └ {a.kind} #{a.idx}: {what} ({extra or '-'})",
+                markup=False,
+                highlight=False,
+            )
+    for kind in result.truncated:
+        out.print(f"  ({kind}: only the newest entries were read back)", markup=False)
+    out.print("\n[bold]checks[/]")
+    marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]![/]"}
+    for check in result.checks:
+        out.print(f"  {marks[check.ok]} {escape(check.text)}", highlight=False)
+    verdict = "[green]every check holds[/]" if result.ok else "[red]a check does not hold[/]"
+    out.print(f"\n{verdict}")
 
 
 @app.command("witness")
