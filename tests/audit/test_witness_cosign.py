@@ -31,7 +31,7 @@ from mondaytest.audit.note import (
 )
 from mondaytest.audit.policy import parse_policy
 from mondaytest.audit.store import open_store
-from mondaytest.audit.verify import fsck
+from mondaytest.audit.verify import fsck, newest_witnessed_checkpoint
 from mondaytest.audit.witness import store_cosignatures, witness, witness_file
 from mondaytest.errors import CheckFailed, InputError
 
@@ -292,16 +292,47 @@ def test_notes_that_are_not_the_stores_newest_checkpoint(
     assert err2.value.exit_code == 2
     with pytest.raises(InputError, match="is not a checkpoint note"):
         _cosign(log_config, b"hello\n", ci)
-    # the log moved on: an older checkpoint's cosignature cannot count any more (exit 2)
+
+
+def test_an_older_checkpoint_is_cosigned_in_place_and_meets_the_policy(
+    log_config: LogConfig, tmp_path: Path
+) -> None:
+    ci = _witness_key("ci.example/witness", [T0])
+    old = _witness(log_config, tmp_path / "w", ci).read_bytes()
+    old_cp = peek_checkpoint(old)
+    # the log moves on while the witness runs (a busy log publishes every second)
     with open_log(log_config) as log:
         log.append_drafts([log.draft("decision", {"decision": "triage"})])
         log.checkpoint()
     before = _rows(log_config)
-    with pytest.raises(InputError, match=r"published a newer one \(size 11\)") as err2:
-        _cosign(log_config, old, ci)
-    assert err2.value.exit_code == 2
-    assert "monday audit witness --key" in str(err2.value)
-    assert _rows(log_config) == before
+    seq, added = _cosign(log_config, old, ci)
+    assert added == 1
+    after = _rows(log_config)
+    assert len(after) == len(before)  # no new row: sizes in publication order never go down
+    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert len(changed) == 1
+    (row_before, row_after) = changed[0]
+    assert row_after[0] == seq
+    assert row_after[1] == old_cp.size
+    # the same text and log signature, plus the witness's cosignature
+    assert split_note(row_after[2])[0] == split_note(row_before[2])[0]
+    assert set(split_note(row_before[2])[1]) < set(split_note(row_after[2])[1])
+    # cosigning it again stores nothing
+    assert _cosign(log_config, old, ci) == (None, 0)
+    assert _rows(log_config) == after
+    # fsck accepts it, and a policy needing the CI witness stands on that older checkpoint
+    policy = parse_policy(f"log {log_config.vkey}\nwitness CI {ci.vkey}\nquorum CI\n", "p.policy")
+    store = open_store(log_config.store_url)
+    try:
+        report = fsck(store, log_config.verifiers())
+        assert report.ok, report.findings
+        result = newest_witnessed_checkpoint(store, policy, origin=ORIGIN)
+    finally:
+        store.close()
+    assert result.witnessed.checkpoint.size == old_cp.size
+    assert result.seq == seq
+    assert result.newest_size == old_cp.size + 1  # the newer checkpoint lacks the quorum
+    assert result.newest_gap is not None
 
 
 def test_cosignature_verifier_round_trip() -> None:

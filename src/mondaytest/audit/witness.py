@@ -17,10 +17,12 @@ checkpoint it saves, only after the consistency check passed: the statement "as 
 this is the largest tree I have seen for this log, and it extends the previous one".
 
 :func:`store_cosignatures` (``monday audit cosign FILE``) takes such a cosigned note back into
-the store: the note must be the store's newest checkpoint (same text, a valid log signature),
-every cosignature it adds must verify under a known witness key, and the cosigned note is
-stored as a new checkpoint row of the same size and root, so ``monday audit verify --policy``
-counts the cosignatures.
+the store: the note must be a checkpoint the store published (same text, a valid log
+signature), and every cosignature it adds must verify under a known witness key. On the
+store's newest checkpoint the cosigned note is stored as a new checkpoint row of the same size
+and root; on an older one (the log published more while the witness ran, as a busy log does
+every second) the cosignatures are added to that checkpoint's own row. Either way ``monday
+audit verify --policy`` counts them: it stands on the newest checkpoint that meets the quorum.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from mondaytest.audit.note import (
     split_note,
 )
 from mondaytest.audit.store.interface import AuditStore
-from mondaytest.errors import CheckFailed, InputError
+from mondaytest.errors import CheckFailed, InputError, StoreError
 
 __all__ = [
     "CosignResult",
@@ -210,17 +212,6 @@ def _fail(source: str, exc: CheckFailed | InputError) -> CheckFailed | InputErro
     return type(exc)(f"{source}: {exc.message}", hint=exc.hint)
 
 
-def _stale(source: str, cp: Checkpoint, newest: int) -> InputError:
-    return InputError(
-        f"{source} is the checkpoint of size {cp.size}, but the store has published a newer one "
-        f"(size {newest}) since, and the store takes cosignatures of its newest checkpoint "
-        "only",
-        hint="have the witness cosign the newest checkpoint (run `monday audit witness --key "
-        "…` again) and cosign that file; `monday audit verify --policy` keeps accepting the "
-        "checkpoint cosigned before",
-    )
-
-
 def store_cosignatures(
     store: AuditStore,
     note: bytes,
@@ -231,21 +222,22 @@ def store_cosignatures(
     source: str = "the note",
     trusted_from: str = "the trusted witness keys",
 ) -> CosignResult:
-    """Store the witness cosignatures of ``note`` on the store's newest checkpoint.
+    """Store the witness cosignatures of ``note`` on the store's checkpoint of that tree.
 
     ``note`` must be a checkpoint with a valid signature by one of ``log_keys`` whose text
-    (origin, size, root) is the store's newest checkpoint's. Each cosignature it adds must
-    verify under one of ``witness_keys``; a signature line by any other key is refused unless
-    the store already holds that very line. The newest checkpoint's note plus the new
-    cosignatures (a newer cosignature by the same witness replaces an older one) is stored as a
-    new checkpoint row of the same size and root, inside a write transaction that re-checks it
-    is still the newest.
+    (origin, size, root) is one the store published. Each cosignature it adds must verify under
+    one of ``witness_keys``; a signature line by any other key is refused unless the store
+    already holds that very line. The stored note plus the new cosignatures (a newer
+    cosignature by the same witness replaces an older one) is stored inside a write
+    transaction: as a new checkpoint row of the same size and root when it is still the newest,
+    otherwise in place of the newest stored row of that size (its text and log signature are
+    unchanged; only cosignature lines are added).
 
     ``source`` names the note and ``trusted_from`` the witness keys in messages. Raises
     :class:`~mondaytest.errors.CheckFailed` (exit 1) for a bad or untrusted signature and a
     checkpoint this store does not hold (another tree of the same size is named a fork);
-    :class:`~mondaytest.errors.InputError` (exit 2) for a malformed note, a note without
-    cosignatures, or one of an older checkpoint than the store's newest.
+    :class:`~mondaytest.errors.InputError` (exit 2) for a malformed note or a note without
+    cosignatures.
     """
     try:
         peek_checkpoint(note)
@@ -272,16 +264,20 @@ def store_cosignatures(
             "checkpoint",
             hint="cosign a checkpoint of this store (`monday audit checkpoint`, then the witness)",
         )
+    target = latest
     if (cp.size, cp.root) != (latest.size, latest.root):
-        _not_the_newest(store, source, cp, latest.size, latest.root)
-    if split_note(latest.note)[0] != text:
+        _check_published(store, source, cp, latest.size, latest.root)
+        older = store.checkpoint_of_size(cp.size)
+        assert older is not None  # _check_published found it
+        target = older
+    if split_note(target.note)[0] != text:
         raise CheckFailed(
-            f"{source} has the size and root of the store's newest checkpoint (size {cp.size}) "
-            "but not its text (extension lines differ)",
+            f"{source} has the size and root of the store's checkpoint of size {cp.size} but "
+            "not its text (extension lines differ)",
             hint="cosign the note the log published, unchanged",
         )
     verified = {(s.name, s.key_id): s for s in cp.signatures}
-    stored_lines = {s.line() for s in split_note(latest.note)[1]}
+    stored_lines = {s.line() for s in split_note(target.note)[1]}
     fresh: list[NoteSignature] = []
     already = 0
     cosigned = False
@@ -311,20 +307,31 @@ def store_cosignatures(
     if fresh:
         with store.write() as tx:
             current = tx.latest_checkpoint()
-            if current is None or (current.size, current.root) != (cp.size, cp.root):
-                raise _stale(source, cp, current.size if current is not None else 0)
-            merged, added = _merge(current.note, fresh)
-            if added:
-                seq = tx.insert_checkpoint(cp.size, cp.root, merged, time.time())
+            if current is not None and (current.size, current.root) == (cp.size, cp.root):
+                merged, added = _merge(current.note, fresh)
+                if added:
+                    seq = tx.insert_checkpoint(cp.size, cp.root, merged, time.time())
+            else:  # an older checkpoint (or the log moved on since we looked): add in place
+                row = tx.checkpoint_of_size(cp.size)
+                if row is None or row.root != cp.root:  # pragma: no cover - checked above
+                    raise CheckFailed(f"{source}: the store no longer holds this checkpoint")
+                merged, added = _merge(row.note, fresh)
+                if added:
+                    if not tx.replace_checkpoint_note(row.seq, row.note, merged):
+                        raise StoreError(  # pragma: no cover - the write lock is held
+                            "the checkpoint changed while its cosignatures were stored",
+                            hint="run `monday audit cosign` again",
+                        )
+                    seq = row.seq
     return CosignResult(
         checkpoint=cp, seq=seq, added=added, already=already + len(fresh) - len(added)
     )
 
 
-def _not_the_newest(
+def _check_published(
     store: AuditStore, source: str, cp: Checkpoint, newest: int, newest_root: bytes
 ) -> None:
-    """Raise why ``cp`` (size/root) is not the store's newest checkpoint."""
+    """Raise when ``cp`` (size/root, not the newest's) is no checkpoint the store published."""
     if cp.size > newest:
         raise CheckFailed(
             f"{source} is the checkpoint of size {cp.size}, but the store's newest checkpoint "
@@ -347,7 +354,6 @@ def _not_the_newest(
             f"{source} is a checkpoint of size {cp.size}, which the store never published",
             hint="pass --store the store the witness read",
         )
-    raise _stale(source, cp, newest)
 
 
 def _merge(note: bytes, fresh: Sequence[NoteSignature]) -> tuple[bytes, tuple[NoteSignature, ...]]:

@@ -981,8 +981,9 @@ def cosign_cmd(
     vkey: VkeyOpt = None,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Store the witness cosignatures of a checkpoint note with the store's newest checkpoint,
-    so `monday audit verify --policy` counts them."""
+    """Store the witness cosignatures of a checkpoint note with the store's checkpoint of that
+    tree (the newest, or an older one the log has moved on from), so `monday audit verify
+    --policy` counts them."""
     from mondaytest.audit.policy import choose_policy
     from mondaytest.audit.verify import follow_rotations
     from mondaytest.audit.witness import store_cosignatures

@@ -103,6 +103,15 @@ class WriteTransaction(Protocol):
         """Store a signed checkpoint; return its ``seq``."""
         ...
 
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        """The newest stored checkpoint of tree size ``size``, or None."""
+        ...
+
+    def replace_checkpoint_note(self, seq: int, old: bytes, new: bytes) -> bool:
+        """Replace the note of checkpoint ``seq`` when it is still ``old`` (the same checkpoint
+        with more witness cosignatures; the caller verified it). False when it changed."""
+        ...
+
 
 class AuditStore(Protocol):
     """Persistence of one log (one origin). Implementations: ``sqlite`` (``postgres`` planned)."""
@@ -180,6 +189,10 @@ class AuditStore(Protocol):
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently stored checkpoint."""
+        ...
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        """The newest stored checkpoint of tree size ``size``, or None."""
         ...
 
     def backup(self, path: str) -> None:

@@ -251,6 +251,17 @@ class SQLiteWrite:
         )
         return int(cur.lastrowid or 0)
 
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        """The newest stored checkpoint of tree size ``size``."""
+        return _checkpoint_of_size(self._conn, size)
+
+    def replace_checkpoint_note(self, seq: int, old: bytes, new: bytes) -> bool:
+        """Swap the note of checkpoint ``seq`` from ``old`` to ``new``; False if not ``old``."""
+        cur = self._conn.execute(
+            "UPDATE checkpoints SET note = ? WHERE seq = ? AND note = ?", (new, seq, old)
+        )
+        return cur.rowcount == 1
+
 
 _ROWS_PER_STATEMENT = 1024
 
@@ -418,6 +429,15 @@ def _subtree_hash(conn: sqlite3.Connection, level: int, index: int) -> bytes:
 def _latest_checkpoint(conn: sqlite3.Connection) -> StoredCheckpoint | None:
     row = conn.execute(
         "SELECT seq, size, root, note, created_at FROM checkpoints ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else _checkpoint(row)
+
+
+def _checkpoint_of_size(conn: sqlite3.Connection, size: int) -> StoredCheckpoint | None:
+    row = conn.execute(
+        "SELECT seq, size, root, note, created_at FROM checkpoints WHERE size = ? "
+        "ORDER BY seq DESC LIMIT 1",
+        (size,),
     ).fetchone()
     return None if row is None else _checkpoint(row)
 
@@ -862,6 +882,13 @@ class SQLiteStore:
         """The most recent checkpoint."""
         try:
             return _latest_checkpoint(self._conn())
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "reading checkpoints", self.path) from None
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        """The newest stored checkpoint of tree size ``size``."""
+        try:
+            return _checkpoint_of_size(self._conn(), size)
         except sqlite3.Error as exc:
             raise _store_error(exc, "reading checkpoints", self.path) from None
 
