@@ -103,8 +103,9 @@ customer=$(python3 -c 'import random; r = random.Random(99); print(f"cust-{r.ran
 monday audit erase "$customer" --legal-basis DSR-2026-0042 | cut -c1-160
 monday audit verify "$work/decision-42.tlog-proof" | head -n 1 | cut -c1-120
 
-step "15. monday audit fsck: the whole log recomputed from its entries"
+step "15. monday audit fsck and monitor: the whole log recomputed, every decision's binding checked"
 monday audit fsck | cut -c1-200
+monday audit monitor | cut -c1-150
 monday audit log -n 6 | cut -c1-150
 
 printf '\nDemo done: contract validated, regression gated, release bound to its verdict, decisions\nsigned, explained and verified, tampering caught, erasure honoured. Scratch copy: removed on exit.\n'

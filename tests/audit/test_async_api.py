@@ -358,15 +358,27 @@ def test_cancelling_one_task_leaves_the_others_of_its_submission_waiting(
     assert size == 21  # genesis + all twenty, the cancelled task's entry too
 
 
-def test_a_submission_refused_at_queueing_fails_every_task_of_it(config: LogConfig) -> None:
-    async def main() -> None:
+def test_entries_awaited_when_the_log_closes_are_committed(config: LogConfig) -> None:
+    async def main() -> list[int | None]:
         log = open_log(config)
         log.checkpoint()
         tasks = [asyncio.create_task(log.adecision(decision="late")) for _ in range(5)]
-        await asyncio.sleep(0)  # they joined this tick's submission, not yet queued
-        log.close()  # the writer stops before the loop queues it
-        for t in tasks:
-            with pytest.raises(StoreError, match="closed"):
-                await t
+        await asyncio.sleep(0)  # each call has queued its entry and awaits the commit
+        log.close()  # commits what is queued, before the loop runs again
+        return [await t for t in tasks]
+
+    indexes = asyncio.run(main())
+    assert sorted(i for i in indexes if i is not None) == [1, 2, 3, 4, 5]
+    with open_log(config, readonly=True) as log:
+        assert log.size() == 6
+
+
+def test_an_append_after_close_fails_in_the_awaiting_task(config: LogConfig) -> None:
+    async def main() -> None:
+        log = open_log(config)
+        log.checkpoint()
+        log.close()
+        with pytest.raises(StoreError, match="closed"):
+            await log.adecision(decision="too late")
 
     asyncio.run(main())

@@ -36,6 +36,25 @@ def test_schema_version_and_migrations_table(tmp_path: Path) -> None:
         newer.size()
 
 
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    store = open_store(url)
+    store.size()
+    store.close()
+    conn = sqlite3.connect(tmp_path / "v1.db")  # as version 1 left it: no checkpoints index
+    conn.execute("DROP INDEX checkpoints_size")
+    conn.execute("DELETE FROM migrations WHERE version > 1")
+    conn.commit()
+    conn.close()
+    again = open_store(url)
+    assert again.schema_version() == SCHEMA_VERSION
+    again.close()
+    conn = sqlite3.connect(tmp_path / "v1.db")
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert "checkpoints_size" in names
+
+
 def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sqlite_path_from_url("sqlite:///rel/a.db", tmp_path) == (tmp_path / "rel/a.db", {})
     assert sqlite_path_from_url("sqlite:////abs/a.db?synchronous=normal", tmp_path) == (

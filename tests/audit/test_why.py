@@ -26,6 +26,7 @@ class Built:
     unbound: int  # a decision under a model bound to nothing
     uncovered: int  # a decision no checkpoint covers yet
     first: int  # a decision before any configuration
+    lapsed: int  # a decision under a model whose release waiver had expired
 
 
 def _build(tmp: Path) -> Built:
@@ -36,8 +37,12 @@ def _build(tmp: Path) -> Built:
         log.append("model_version", {"model": "scorer", "version": "1", "eval_gate_idx": gate})
         log.append("guardrail_config", {"guardrail": "pii", "digest": "sha256:" + "ab" * 32})
         waiver = {"reason": "noisy", "approver": "ana", "action": "grant"}
-        log.append("waiver", {**waiver, "target": "guardrail:tox", "expires": "2099-01-01T00:00Z"})
-        log.append("waiver", {**waiver, "target": "guardrail:old", "expires": "2000-01-01T00:00Z"})
+        log.append(
+            "waiver", {**waiver, "target": "guardrail:tox", "expires": "2099-01-01T00:00:00Z"}
+        )
+        log.append(
+            "waiver", {**waiver, "target": "guardrail:old", "expires": "2000-01-01T00:00:00Z"}
+        )
         log.append("waiver", {**waiver, "target": "guardrail:gone"})
         log.append("waiver", {**waiver, "target": "guardrail:gone", "action": "revoke"})
         log.append("threshold", {"name": "refer_above", "value": "0.7"})
@@ -52,19 +57,26 @@ def _build(tmp: Path) -> Built:
         failed = log.append("eval_gate", {"suite": "triage", "run": "r2", "result": "fail"})
         log.append("model_version", {"model": "scorer", "version": "2", "eval_gate_idx": failed})
         stale = log.decision(decision="triage", model=model, outcome={"code": "deny"})
-        w = log.append("waiver", {**waiver, "target": "release:scorer", "expires": "2099-01-01Z"})
+        w = log.append(
+            "waiver", {**waiver, "target": "release:scorer", "expires": "2099-01-01T00:00:00Z"}
+        )
         log.append("model_version", {"model": "scorer", "version": "3", "waiver_idx": w})
         waived = log.decision(decision="triage", model={"id": "scorer", "version": "3"})
         log.append("model_version", {"model": "other", "version": "9"})
         unbound = log.decision(decision="triage", model={"id": "other", "version": "9"})
+        old = log.append(
+            "waiver", {**waiver, "target": "release:late", "expires": "2001-01-01T00:00:00Z"}
+        )
+        log.append("model_version", {"model": "late", "version": "1", "waiver_idx": old})
+        lapsed = log.decision(decision="triage", model={"id": "late", "version": "1"})
         log.checkpoint()
         uncovered = log.decision(decision="triage", model={"id": "scorer", "version": "3"})
         log.flush()
         # close() would publish a checkpoint covering it: stop the writer without one
         log.store.close()
         log._closed = True
-    assert None not in (first, ok, stale, waived, unbound, uncovered)
-    return Built(cfg, ok, stale, waived, unbound, uncovered, first)  # type: ignore[arg-type]
+    assert None not in (first, ok, stale, waived, unbound, uncovered, lapsed)
+    return Built(cfg, ok, stale, waived, unbound, uncovered, first, lapsed)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +139,9 @@ def test_a_waiver_is_reported_not_failed_and_no_binding_fails(built: Built) -> N
     unbound = _explain(built, built.unbound)
     assert not unbound.ok
     assert any("bound to no eval gate verdict and no waiver" in t for t in _texts(unbound, False))
+    lapsed = _explain(built, built.lapsed)
+    assert not lapsed.ok
+    assert any("which had expired" in t for t in _texts(lapsed, False))
 
 
 def test_uncovered_and_unconfigured_decisions_are_explained_with_warnings(built: Built) -> None:

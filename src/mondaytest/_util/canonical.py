@@ -1,7 +1,8 @@
 """Canonical JSON in Monday's restricted profile.
 
 The profile: objects with ASCII string keys, strings, booleans, null, integers with
-``|n| < 2**53`` and arrays. No floats: decimals travel as strings. In this profile the compact,
+``|n| < 2**53`` and arrays, nested at most :data:`MAX_DEPTH` deep. No floats: decimals travel
+as strings. In this profile the compact,
 sorted ``json.dumps`` output equals RFC 8785 (JCS), so the bytes are canonical and any JCS
 implementation reproduces them.
 """
@@ -17,6 +18,7 @@ import msgspec
 from mondaytest.errors import InputError
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_SAFE_INT",
     "ProfileError",
     "canonical_json",
@@ -29,56 +31,87 @@ __all__ = [
 
 MAX_SAFE_INT = 2**53 - 1
 
+MAX_DEPTH = 64
+"""Most containers (objects and arrays) one inside another, the entry's envelope included."""
+
 
 class ProfileError(InputError):
     """A value is outside the restricted JSON profile."""
 
 
-def check_profile(value: Any, path: str = "$") -> None:
-    """Raise :class:`ProfileError` naming the first place where ``value`` leaves the profile."""
+def check_profile(value: Any, path: str = "$", depth: int = 0) -> None:
+    """Raise :class:`ProfileError` naming the first place where ``value`` leaves the profile.
+
+    ``depth`` is how many containers already enclose ``value`` (nesting is bounded by
+    :data:`MAX_DEPTH`, counted from the entry's envelope)."""
     # Fast path: walk the common types without building paths; on any doubt, redo the walk
     # slowly to name the offending place.
-    if not _fast_ok(value):
-        _check_slow(value, path)
+    if not _fast_ok(value, depth=depth):
+        _check_slow(value, path, depth)
 
 
-def in_profile(value: Any) -> bool:
-    """True when ``value`` is inside the profile (quick walk; no path is built)."""
-    return _fast_ok(value)
+def in_profile(value: Any, depth: int = 0) -> bool:
+    """True when ``value`` (inside ``depth`` containers) is inside the profile (quick walk; no
+    path is built)."""
+    return _fast_ok(value, depth=depth)
 
 
-def in_plain_profile(value: Any) -> bool:
+def in_plain_profile(value: Any, depth: int = 0) -> bool:
     """:func:`in_profile` for values that must already be plain JSON: dicts, lists, strings,
     ints, bools and None only (a tuple or any other sequence is refused)."""
-    return _fast_ok(value, sequences=(list,))
+    return _fast_ok(value, sequences=(list,), depth=depth)
 
 
-def _fast_ok(value: Any, sequences: tuple[type, ...] = (list, tuple)) -> bool:
-    stack = [value]
+def _scalar_ok(v: Any) -> bool | None:
+    """True/False for a scalar inside/outside the profile; None for anything else."""
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return True
+    if t is int:
+        return bool(-MAX_SAFE_INT <= v <= MAX_SAFE_INT)
+    return None
+
+
+def _fast_ok(value: Any, sequences: tuple[type, ...] = (list, tuple), depth: int = 0) -> bool:
+    stack: list[tuple[Any, int]] = [(value, depth)]
     pop, push = stack.pop, stack.append
     while stack:
-        v = pop()
+        v, d = pop()
         t = type(v)
-        if t is str or t is bool or v is None:
-            continue
-        if t is int:
-            if -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
-                continue
-            return False
         if t is dict:
+            if d >= MAX_DEPTH:
+                return False
             for k, item in v.items():
                 if type(k) is not str or not k.isascii():
                     return False
-                push(item)
+                ti = type(item)
+                if ti is str or ti is bool or item is None:
+                    continue
+                if ti is int:
+                    if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                        continue
+                    return False
+                push((item, d + 1))
             continue
         if t in sequences:
-            stack.extend(v)
+            if d >= MAX_DEPTH:
+                return False
+            for item in v:
+                ti = type(item)
+                if ti is str or ti is bool or item is None:
+                    continue
+                if ti is int:
+                    if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                        continue
+                    return False
+                push((item, d + 1))
             continue
-        return False
+        if not _scalar_ok(v):
+            return False
     return True
 
 
-def _check_slow(value: Any, path: str) -> None:
+def _check_slow(value: Any, path: str, depth: int = 0) -> None:
     if value is None or isinstance(value, bool | str):
         return
     if isinstance(value, int):
@@ -95,6 +128,15 @@ def _check_slow(value: Any, path: str) -> None:
             field=path,
             hint='write decimals as strings, e.g. "0.85"',
         )
+    container = isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, bytes | bytearray | memoryview)
+    )
+    if container and depth >= MAX_DEPTH:
+        raise ProfileError(
+            f"value nests deeper than {MAX_DEPTH} levels",
+            field=path,
+            hint="flatten the structure, or keep it in the vault and log its commitment",
+        )
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -103,11 +145,11 @@ def _check_slow(value: Any, path: str) -> None:
                 raise ProfileError(
                     f"object key {key!r} is not ASCII", field=path, hint="use ASCII keys"
                 )
-            _check_slow(item, f"{path}.{key}")
+            _check_slow(item, f"{path}.{key}", depth + 1)
         return
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray | memoryview):
+    if container:
         for i, item in enumerate(value):
-            _check_slow(item, f"{path}[{i}]")
+            _check_slow(item, f"{path}[{i}]", depth + 1)
         return
     raise ProfileError(
         f"value of type {type(value).__name__} is not JSON", field=path, hint="use str/int/bool"

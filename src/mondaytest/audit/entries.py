@@ -451,6 +451,8 @@ def register_kind(
     """
     if not name.isascii() or not name.replace("_", "").isalnum() or not name.islower():
         raise ValueError(f"kind name {name!r} must be lower-case ASCII letters, digits and '_'")
+    if name == "decision":
+        raise ValueError("the kind name 'decision' is reserved for decision entries")
     if name in _REGISTRY and not replace:
         raise ValueError(f"entry kind {name!r} is already registered (pass replace=True)")
     if not (isinstance(payload_model, type) and issubclass(payload_model, BaseModel)):
@@ -577,7 +579,8 @@ class _Uuid7Clock:
     clock that steps back keeps the last millisecond. Entry ids are indexed by the store, and
     ids that arrive in order are appended to that index instead of inserted at random places
     (measured: a third of the cost of sequencing an entry). They stay unguessable (each step
-    has 32 random bits) and unique across processes (72 random bits at each millisecond).
+    has 32 random bits) and unique across processes (the first id of each millisecond starts at
+    72 random bits; the later ones step on from it).
     """
 
     __slots__ = ("_last_ms", "_lock", "_seq")
@@ -1038,7 +1041,7 @@ def _check_draft(
             payload = fields["payload"]
             for name in open_fields:
                 value = payload.get(name)
-                if value is not None and not in_profile(value):
+                if value is not None and not in_profile(value, _FIELD_DEPTH):
                     check_profile(fields)  # names the offending place
         parts = _encode_parts(fields)
     except ProfileError as exc:
@@ -1049,16 +1052,16 @@ def _check_draft(
     return parts
 
 
-_SHARED_DRAFT: dict[tuple[str, str, str | None], tuple[bytes, bytes, bytes]] = {}
-"""Encoded members every draft of one (kind, origin, actor) shares: before ``config_idx``
-(``actor``, ``config``), the head after ``idx`` (``kind``, ``log``) and the tail (``type``,
-``v``)."""
+_SHARED_DRAFT: dict[tuple[str, str, str | None, bool], tuple[bytes, bytes, bytes]] = {}
+"""Encoded members every draft of one (kind, origin, actor, config flag) shares: before
+``config_idx`` (``actor``, ``config``), the head after ``idx`` (``kind``, ``log``) and the tail
+(``type``, ``v``)."""
 
 
 def _shared_draft_members(
     kind: str, origin: str, actor: str | None, is_config: bool
 ) -> tuple[bytes, bytes, bytes]:
-    key = (kind, origin, actor)
+    key = (kind, origin, actor, is_config)
     shared = _SHARED_DRAFT.get(key)
     if shared is not None:
         return shared
@@ -1085,12 +1088,12 @@ def _fast_parts(
     """The id, the timestamp and the encoded members of a draft whose payload ``body`` passed
     the fast path (ids and timestamps made here are ASCII: no escaping needed)."""
     encode = _JSON.encode
-    if entry_id is None:
+    if not entry_id:  # None or "": a fresh id, as the general path does
         entry_id = _uuid7()
         id_member = b'"id":"' + entry_id.encode() + b'"'
     else:
         id_member = b'"id":' + encode(entry_id)
-    if ts is None:
+    if not ts:
         ts = utc_timestamp()
         ts_member = b',"ts":"' + ts.encode() + b'"'
     else:
@@ -1098,6 +1101,10 @@ def _fast_parts(
     before, head, tail = shared
     after = head + b',"payload":' + encode(body) + ts_member + tail
     return entry_id, ts, (before, id_member, after)
+
+
+_FIELD_DEPTH = 2
+"""Containers around a payload field's value: the envelope and the payload."""
 
 
 def _open_fields_ok(body: dict[str, Any], open_fields: frozenset[str]) -> bool:
@@ -1108,7 +1115,7 @@ def _open_fields_ok(body: dict[str, Any], open_fields: frozenset[str]) -> bool:
         value = body.get(name)
         if value is None or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT):
             continue
-        if not in_plain_profile(value):
+        if not in_plain_profile(value, _FIELD_DEPTH):
             return False
     return True
 

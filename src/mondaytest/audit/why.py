@@ -28,6 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from mondaytest.audit.binding import approval, approval_refs, decision_model, waiver_stands
 from mondaytest.audit.entries import Entry, EntryFormatError, decode_entry, kinds
 from mondaytest.audit.store.interface import StoredCheckpoint
 from mondaytest.audit.verify import verify_receipt_bytes
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     from mondaytest.audit.log import AuditLog
 
 __all__ = ["Check", "Explanation", "InForce", "explain"]
+
+_DECODE = msgspec.json.Decoder()
 
 _PAGE = 500
 """Entries read per query while walking back through one configuration kind."""
@@ -142,7 +147,8 @@ def explain(log: AuditLog, index_or_id: str | int) -> Explanation:
     truncated: list[str] = []
     at = _check_config_idx(log, decision, checks)
     in_force = _in_force(log, decision, at, truncated)
-    _check_model(decision, in_force, checks)
+    _add_unregistered(log, decision, in_force)
+    _check_model(log, decision, in_force, checks)
     _check_guardrails(decision, in_force, checks)
     checkpoint = _check_proofs(log, decision, in_force, checks)
     return Explanation(
@@ -161,21 +167,41 @@ def _config_kinds() -> list[str]:
     return sorted(name for name, info in kinds().items() if info.config and name != "log_genesis")
 
 
-def _newest_config_before(log: AuditLog, before: int) -> int | None:
-    """Index of the newest configuration entry below ``before`` (genesis included)."""
+_CONFIG_MARK = b'"config":true'
+"""What the envelope of a configuration entry holds (the bytes are canonical: no spaces)."""
+
+
+def _says_config(body: bytes) -> bool:
+    """True when the entry's own envelope marks it configuration (whatever kinds this process
+    knows: a domain whose code is not installed here still marks its entries)."""
+    if _CONFIG_MARK not in body:
+        return False
+    try:
+        fields = _DECODE.decode(body)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(fields, dict) and fields.get("config") is True
+
+
+def _config_between(log: AuditLog, first: int, end: int) -> int | None:
+    """The newest entry in ``[first, end)`` whose envelope marks it configuration."""
     newest: int | None = None
-    for kind in [*_config_kinds(), "log_genesis"]:
-        rows = log.store.search(kind=kind, before=before, limit=1)
-        if rows and (newest is None or rows[0].idx > newest):
-            newest = rows[0].idx
+    for row in log.store.entries(first, end):
+        if _says_config(row.body):
+            newest = row.idx
     return newest
 
 
 def _check_config_idx(log: AuditLog, decision: Entry, checks: list[Check]) -> int:
-    """Check the decision's ``config_idx``; return the index the configuration is read at."""
+    """Check the decision's ``config_idx``; return the index the configuration is read at.
+
+    The store filled ``config_idx`` in with the last configuration entry before the decision,
+    so no entry between the two may be configuration: the entries in between are read (their
+    own envelopes say whether they are, so a kind this process does not know counts too)."""
     cfg = decision.config_idx
-    newest = _newest_config_before(log, decision.idx)
+    floor = log.min_index()
     if cfg is None:
+        newest = _config_between(log, floor, decision.idx)
         if newest is None:
             checks.append(Check(None, "no configuration change was recorded before the decision"))
         else:
@@ -190,17 +216,36 @@ def _check_config_idx(log: AuditLog, decision: Entry, checks: list[Check]) -> in
     if cfg >= decision.idx:
         checks.append(Check(False, f"config_idx {cfg} is not before the decision"))
         return decision.idx - 1
+    if cfg < floor:
+        checks.append(
+            Check(
+                None,
+                f"config_idx {cfg} is below the log's minimum index {floor} (pruned by "
+                "retention): the entry it names is no longer served",
+            )
+        )
+        later = _config_between(log, floor, decision.idx)
+        if later is not None:
+            checks.append(
+                Check(
+                    False,
+                    f"config_idx {cfg} is not the last configuration change before the decision "
+                    f"(entry {later} is)",
+                )
+            )
+        return cfg
     target = log.entry(cfg)
+    later = _config_between(log, cfg + 1, decision.idx)
     if not target.is_config:
         checks.append(
             Check(False, f"config_idx {cfg} is a {target.kind} entry, not a configuration change")
         )
-    elif newest != cfg:
+    elif later is not None:
         checks.append(
             Check(
                 False,
                 f"config_idx {cfg} is not the last configuration change before the decision "
-                f"(entry {newest} is)",
+                f"(entry {later} is)",
             )
         )
     else:
@@ -211,11 +256,15 @@ def _check_config_idx(log: AuditLog, decision: Entry, checks: list[Check]) -> in
 
 
 def _entries_back(log: AuditLog, kind: str, at: int) -> Iterator[Entry]:
-    """Entries of ``kind`` at or before ``at``, newest first, a page at a time."""
+    """Entries of ``kind`` at or before ``at`` and at or above the log's minimum index, newest
+    first, a page at a time."""
     before = at + 1
+    floor = log.min_index()
     while True:
         rows = log.store.search(kind=kind, before=before, limit=_PAGE)
         for row in rows:
+            if row.idx < floor:
+                return
             try:
                 yield decode_entry(row.body, full_check=False)
             except EntryFormatError:
@@ -244,11 +293,23 @@ def _in_force(log: AuditLog, decision: Entry, at: int, truncated: list[str]) -> 
             if key_field is None:
                 break
         for key, entry in sorted(seen.items(), key=lambda kv: kv[0] or ""):
-            if kind == "waiver" and not _waiver_stands(entry, decision.ts):
+            if kind == "waiver" and not waiver_stands(entry.payload, decision.ts):
                 continue
             approvals = _approvals(log, entry) if kind == "model_version" else ()
             out.append(InForce(kind=kind, key=key, entry=entry, approvals=approvals))
     return out
+
+
+def _add_unregistered(log: AuditLog, decision: Entry, in_force: list[InForce]) -> None:
+    """Show the entry at ``config_idx`` when its kind is configuration this process has no
+    model for (a domain whose code is not installed): its newest entry is all that is known."""
+    cfg = decision.config_idx
+    if cfg is None or not log.min_index() <= cfg < decision.idx:
+        return
+    target = log.entry(cfg)
+    known = set(_config_kinds()) | {"log_genesis"}
+    if target.is_config and target.kind not in known:
+        in_force.append(InForce(kind=target.kind, key=None, entry=target))
 
 
 def _key_of(entry: Entry, key_field: str | None) -> str | None:
@@ -258,51 +319,43 @@ def _key_of(entry: Entry, key_field: str | None) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def _waiver_stands(entry: Entry, at_ts: str) -> bool:
-    """A waiver's newest entry is in force when it grants and had not expired at ``at_ts``
-    (RFC 3339 UTC strings of one format compare in time order)."""
-    if entry.payload.get("action") != "grant":
-        return False
-    expires = entry.payload.get("expires")
-    return not (isinstance(expires, str) and expires <= at_ts)
-
-
 def _approvals(log: AuditLog, release: Entry) -> tuple[Entry, ...]:
-    refs: list[int] = []
-    gates = release.payload.get("eval_gates")
-    if isinstance(gates, list):
-        refs.extend(i for i in gates if isinstance(i, int) and not isinstance(i, bool))
-    for name in ("eval_gate_idx", "waiver_idx"):
-        value = release.payload.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value not in refs:
-            refs.append(value)
-    out: list[Entry] = []
-    for ref in refs:
-        if 0 <= ref < release.idx:
-            out.append(log.entry(ref))
-    return tuple(out)
+    """The earlier entries a ``model_version`` entry says approved it (as they are; those
+    below the log's minimum index are no longer served)."""
+    floor = log.min_index()
+    return tuple(
+        log.entry(ref)
+        for ref, _kind in approval_refs(release.payload)
+        if floor <= ref < release.idx
+    )
 
 
 # -- checks ----------------------------------------------------------------------------------
 
 
-def _model_of(decision: Entry) -> tuple[str, str | None] | None:
-    model = decision.payload.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("id"), str):
-        return None
-    version = model.get("version")
-    return model["id"], version if isinstance(version, str) else None
-
-
-def _check_model(decision: Entry, in_force: list[InForce], checks: list[Check]) -> None:
-    named = _model_of(decision)
+def _check_model(
+    log: AuditLog, decision: Entry, in_force: list[InForce], checks: list[Check]
+) -> None:
+    named = decision_model(decision.payload)
     if named is None:
         checks.append(Check(None, "the decision names no model"))
         return
     model, version = named
     release = next((f for f in in_force if f.kind == "model_version" and f.key == model), None)
     if release is None:
-        checks.append(Check(False, f"no model_version of {model} was recorded before the decision"))
+        floor = log.min_index()
+        if floor > 0:
+            checks.append(
+                Check(
+                    None,
+                    f"no model_version of {model} at or after the log's minimum index {floor}: "
+                    "it was announced before (pruned by retention), or never; not checked",
+                )
+            )
+        else:
+            checks.append(
+                Check(False, f"no model_version of {model} was recorded before the decision")
+            )
         return
     in_force_version = release.entry.payload.get("version")
     if version is not None and version != in_force_version:
@@ -317,65 +370,20 @@ def _check_model(decision: Entry, in_force: list[InForce], checks: list[Check]) 
         checks.append(
             Check(True, f"{model} {in_force_version} was in force (entry {release.entry.idx})")
         )
-    problems = _release_problems(release)
-    gates = [a for a in release.approvals if a.kind == "eval_gate"]
-    passed = [g for g in gates if g.payload.get("result") == "pass"]
-    waivers = [a for a in release.approvals if a.kind == "waiver"]
-    if problems:
-        checks.append(Check(False, f"{model} {in_force_version}: {'; '.join(problems)}"))
-    elif gates and len(passed) == len(gates):
-        names = ", ".join(f"#{g.idx} ({g.payload.get('suite', '?')})" for g in gates)
-        checks.append(Check(True, f"{model} {in_force_version} was approved by eval gate {names}"))
-    elif gates:
-        failed = ", ".join(f"#{g.idx}: {g.payload.get('result')}" for g in gates if g not in passed)
-        checks.append(
-            Check(
-                False,
-                f"{model} {in_force_version} is bound to gate verdicts that are not a pass "
-                f"({failed})",
-            )
-        )
-    elif waivers:
-        w = waivers[0].payload
+    floor = log.min_index()
+    pruned = [ref for ref, _ in approval_refs(release.entry.payload) if 0 <= ref < floor]
+    if pruned:
         checks.append(
             Check(
                 None,
-                f"{model} {in_force_version} was released under waiver #{waivers[0].idx} "
-                f"(approved by {w.get('approver')}, expires {w.get('expires') or 'never'})",
+                f"{model} {in_force_version} is bound to entries below the log's minimum index "
+                f"{floor} ({', '.join(map(str, pruned))}; pruned by retention): not checked",
             )
         )
-    else:
-        checks.append(
-            Check(
-                False,
-                f"{model} {in_force_version} is bound to no eval gate verdict and no waiver",
-            )
-        )
-
-
-def _release_problems(release: InForce) -> list[str]:
-    problems: list[str] = []
-    wanted = {
-        "eval_gate_idx": "eval_gate",
-        "waiver_idx": "waiver",
-    }
-    by_idx = {a.idx: a for a in release.approvals}
-    payload = release.entry.payload
-    refs: list[tuple[int, str]] = [
-        (payload[name], kind)
-        for name, kind in wanted.items()
-        if isinstance(payload.get(name), int) and not isinstance(payload.get(name), bool)
-    ]
-    gates = payload.get("eval_gates")
-    if isinstance(gates, list):
-        refs.extend((i, "eval_gate") for i in gates if isinstance(i, int))
-    for ref, kind in refs:
-        found = by_idx.get(ref)
-        if found is None:
-            problems.append(f"it references {kind} entry {ref}, which is not before it")
-        elif found.kind != kind:
-            problems.append(f"it references entry {ref} as {kind}, but that entry is {found.kind}")
-    return problems
+        return
+    found = {a.idx: (a.kind, a.payload) for a in release.approvals}
+    ok, how = approval(release.entry.payload, release.entry.idx, found.get, at_ts=decision.ts)
+    checks.append(Check(ok, f"{model} {in_force_version} {how}"))
 
 
 def _check_guardrails(decision: Entry, in_force: list[InForce], checks: list[Check]) -> None:

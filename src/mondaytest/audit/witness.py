@@ -338,11 +338,11 @@ def _check_published(
             f"is of size {newest}: this is another store, or it was rolled back",
             hint="pass --store the store the witness read; preserve it as evidence if it is",
         )
-    same_size = (
-        [newest_root]
-        if cp.size == newest
-        else [row.root for row in store.checkpoints() if row.size == cp.size]
-    )
+    if cp.size == newest:
+        same_size = [newest_root]
+    else:  # the newest stored row of that size (an indexed lookup, however long the history)
+        row = store.checkpoint_of_size(cp.size)
+        same_size = [row.root] if row is not None else []
     if any(root != cp.root for root in same_size):
         raise CheckFailed(
             f"{source} is a checkpoint of size {cp.size} whose root differs from the store's "

@@ -26,6 +26,7 @@ signing (:class:`~mondaytest.audit.publisher.IntegrityError`) stops the writer f
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -87,13 +88,14 @@ class Waker(Protocol):
 class LoopWaker:
     """One asyncio event loop's side of the writer: coalesces submissions and wakes waiters.
 
-    **Coalescing.** Coroutines on the loop add their drafts with :meth:`add`; every draft
-    added before the loop next runs its callbacks goes into one :class:`Submission` (up to the
-    writer's ``max_batch`` entries, per durability), queued to the writer once by a
-    ``call_soon``. 256 tasks that each record one decision thus make one submission, one queue
-    operation and one writer wake-up, not 256 of each. Each task still gets its own future (a
-    cancelled task cancels only its own wait; the entries are written all the same) and its
-    own consecutive indexes.
+    **Coalescing.** Coroutines on the loop queue their drafts with :meth:`add`. The first call
+    of a loop tick queues a :class:`Submission` to the writer at once; later calls of the same
+    tick join it while the writer has not taken it yet (up to ``max_batch`` entries, per
+    durability). 256 tasks that each record one decision thus make one submission and one
+    writer wake-up, not 256 of each, and every entry is queued before its call returns (a
+    ``close()`` right after commits it). Each task still gets its own future (a cancelled task
+    cancels only its own wait; the entries are written all the same) and its own consecutive
+    indexes.
 
     **Waking.** The writer thread calls :meth:`notify` for each submission it resolves; the
     first one queued since the loop last ran schedules a single ``call_soon_threadsafe``, and
@@ -125,27 +127,26 @@ class LoopWaker:
     def add(
         self, writer: Writer, drafts: list[EntryDraft], mode: Durability
     ) -> tuple[Submission, int, asyncio.Future[None]]:
-        """On the loop: add ``drafts`` (at most ``max_batch``) to this tick's open submission
-        for ``mode``; return it, the drafts' offset in it and a future to await. The
-        submission is queued to ``writer`` when the loop next runs its callbacks."""
+        """On the loop: queue ``drafts`` (at most ``max_batch``) to ``writer`` now, joining the
+        submission this loop queued last for ``mode`` while the writer has not taken it yet;
+        return the submission, the drafts' offset in it and a future to await. Raises the
+        writer's error when it cannot take entries (closed, stopped)."""
         key = (writer, mode)
         sub = self._open.get(key)
-        if sub is None or len(sub.drafts) + len(drafts) > writer.settings.max_batch:
-            sub = Submission([], mode, self)
-            self._open[key] = sub
-            self.loop.call_soon(self._queue_open, writer, key, sub)
-        offset = len(sub.drafts)
-        sub.drafts.extend(drafts)
-        return sub, offset, sub.add_waiter()
+        if sub is not None:
+            offset = writer.extend(sub, drafts)
+            if offset is not None:
+                return sub, offset, sub.add_waiter()
+        sub = Submission(list(drafts), mode, self)
+        fut = sub.add_waiter()
+        writer.enqueue([sub])
+        self._open[key] = sub
+        self.loop.call_soon(self._forget, key, sub)  # joinable for the rest of this tick only
+        return sub, 0, fut
 
-    def _queue_open(self, writer: Writer, key: tuple[Writer, Durability], sub: Submission) -> None:
+    def _forget(self, key: tuple[Writer, Durability], sub: Submission) -> None:
         if self._open.get(key) is sub:
             del self._open[key]
-        try:
-            writer.enqueue([sub])
-        except MondayError as exc:
-            sub.error = exc
-            sub._settle_futures()
 
     def notify(self, sub: Submission) -> None:
         """Called by the writer thread: settle ``sub``'s futures on the loop soon."""
@@ -187,6 +188,7 @@ class Submission:
         "_latch",
         "_published",
         "_sequenced_flag",
+        "_taken",
         "_waker",
         "drafts",
         "error",
@@ -207,6 +209,7 @@ class Submission:
         self._published = threading.Event() if mode == "published" else None
         self._waker = waker
         self._futures: list[asyncio.Future[None]] = []
+        self._taken = False  # the writer took it off its queue (under the writer's lock)
 
     def _set_sequenced(self) -> None:
         """Committed (or failed): wake whoever waits for the commit."""
@@ -243,8 +246,8 @@ class Submission:
         for fut in self._futures:
             if fut.done():
                 continue
-            if error is not None:
-                fut.set_exception(error)
+            if error is not None:  # a copy each: tracebacks of many tasks do not pile up on one
+                fut.set_exception(copy.copy(error))
             else:
                 fut.set_result(None)
         self._futures = []
@@ -391,6 +394,21 @@ class Writer:
             if was_empty or blocking or self._queued >= self.settings.max_batch:
                 self._cond.notify_all()
 
+    def extend(self, sub: Submission, drafts: Sequence[EntryDraft]) -> int | None:
+        """Add ``drafts`` to ``sub`` while it is still queued (not taken, within
+        ``max_batch``); return their offset in it, or None when ``sub`` cannot take them."""
+        with self._cond:
+            if sub._taken or self._fatal is not None or self._closing:
+                return None
+            if len(sub.drafts) + len(drafts) > self.settings.max_batch:
+                return None
+            offset = len(sub.drafts)
+            sub.drafts.extend(drafts)
+            self._queued += len(drafts)
+            if self._queued >= self.settings.max_batch:
+                self._cond.notify_all()
+            return offset
+
     @property
     def has_async_error(self) -> bool:
         """True when an ``async`` entry failed since :meth:`take_async_error` last ran (read
@@ -495,6 +513,8 @@ class Writer:
         while self._queue and total + len(self._queue[0].drafts) <= self.settings.max_batch:
             total += len(self._queue[0].drafts)
             batch.append(self._queue.popleft())
+        for q in batch:
+            q._taken = True
         self._blocking -= sum(1 for q in batch if q.mode != "async")
         self._queued -= total
         return batch

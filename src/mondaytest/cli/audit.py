@@ -1,5 +1,5 @@
 """``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log,
-why, witness, cosign.
+why, monitor, witness, cosign.
 
 Every command only parses its input, calls :mod:`mondaytest.audit` and renders. The store is
 the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``;
@@ -841,7 +841,7 @@ def why_cmd(
 def _render_why(result: Explanation) -> None:
     out = state.console()
     d = result.decision
-    out.print(f"[bold]decision {d.idx}[/]  {d.ts}  id {d.id}", highlight=False)
+    out.print(f"[bold]decision {d.idx}[/]  {escape(d.ts)}  id {escape(d.id)}", highlight=False)
     outcome = json.dumps(d.payload.get("outcome", {}), ensure_ascii=False, sort_keys=True)
     out.print(f"  {d.payload.get('decision')} → {outcome}", markup=False, highlight=False)
     facts = {
@@ -882,6 +882,77 @@ def _render_why(result: Explanation) -> None:
         out.print(f"  {marks[check.ok]} {escape(check.text)}", highlight=False)
     verdict = "[green]every check holds[/]" if result.ok else "[red]a check does not hold[/]"
     out.print(f"\n{verdict}")
+
+
+@app.command("monitor")
+def monitor_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    show: Annotated[int, typer.Option("--show", help="How many violations to list.", min=0)] = 20,
+    fmt: FormatOpt = OutputFormat.text,
+) -> None:
+    """Replay the log and check every decision against the configuration in force: its
+    config_idx, the model version it names, and the gate verdict (or waiver) that approved it.
+
+    Exit 0 when every decision holds, 1 when one does not. `monday audit fsck` proves the
+    bytes; this proves that what they say fits together.
+    """
+    from mondaytest.audit.monitor import RULES, monitor
+
+    if store is not None and spec is None:  # a store alone needs no contract
+        url, base_dir = resolve_store_url(None, store), None
+    else:
+        config = _config(spec, store)
+        url, base_dir = config.store_url, config.base_dir
+    handle = open_existing_store(url, base_dir=base_dir, source=store_source(store))
+    try:
+        report = monitor(handle, max_violations=max(show, 200))
+    finally:
+        handle.close()
+    if fmt is OutputFormat.json:
+        _emit_json(report.to_json())
+    else:
+        out = state.console()
+        out.print(
+            f"monitored entries {report.start}..{report.end - 1}: {report.decisions} decisions",
+            highlight=False,
+        )
+        what = {
+            "config_idx": "each names the last configuration change before it",
+            "model": "each used the model version in force",
+            "approval": "each ran under a model version a passing eval gate (or a standing "
+            "waiver) approved",
+        }
+        for rule in RULES:
+            count = report.counts[rule]
+            if count == 0:
+                extra = (
+                    f" ({report.waived} under a waiver)"
+                    if rule == "approval" and report.waived
+                    else ""
+                )
+                out.print(f"  [green]✓[/] {rule}: {what[rule]}{extra}", highlight=False)
+            else:
+                out.print(f"  [red]✗[/] {rule}: {count} decision(s) do not hold", highlight=False)
+        if report.unchecked:
+            out.print(
+                f"  [yellow]![/] {report.unchecked} decision(s) name a model announced below the "
+                "log's minimum index: not checked",
+                highlight=False,
+            )
+        if report.unreadable:
+            out.print(
+                f"  [red]✗[/] {report.unreadable} entries could not be read: run "
+                "`monday audit fsck`",
+                highlight=False,
+            )
+        for v in report.violations[:show]:
+            out.print(f"  {v.idx:>8}  {v.rule:<10} {v.text}", markup=False, highlight=False)
+        hidden = sum(report.counts.values()) - min(show, len(report.violations))
+        if hidden > 0:
+            out.print(f"  … {hidden} more (--show N, or --format json)", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command("witness")

@@ -63,7 +63,7 @@ from mondaytest.errors import InputError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema this code writes."""
 
 _NODE_CACHE = 1 << 16
@@ -84,6 +84,11 @@ _MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, "
             "root BLOB NOT NULL, note BLOB NOT NULL, created_at REAL NOT NULL)",
         ],
+    ),
+    (
+        2,
+        "checkpoints by size (cosigning an older checkpoint)",
+        ["CREATE INDEX IF NOT EXISTS checkpoints_size ON checkpoints (size, seq)"],
     ),
 ]
 
