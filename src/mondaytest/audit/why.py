@@ -184,12 +184,19 @@ def _says_config(body: bytes) -> bool:
 
 
 def _config_between(log: AuditLog, first: int, end: int) -> int | None:
-    """The newest entry in ``[first, end)`` whose envelope marks it configuration."""
-    newest: int | None = None
-    for row in log.store.entries(first, end):
-        if _says_config(row.body):
-            newest = row.idx
-    return newest
+    """The newest entry in ``[first, end)`` whose envelope marks it configuration (the store
+    finds candidates by their bytes; each is confirmed by decoding its envelope)."""
+    before = end
+    while True:
+        rows = log.store.search(text=_CONFIG_MARK.decode(), before=before, limit=_PAGE)
+        for row in rows:
+            if row.idx < first:
+                return None
+            if _says_config(row.body):
+                return row.idx
+        if len(rows) < _PAGE:
+            return None
+        before = rows[-1].idx
 
 
 def _check_config_idx(log: AuditLog, decision: Entry, checks: list[Check]) -> int:
