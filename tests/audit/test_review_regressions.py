@@ -4,6 +4,7 @@ and markup in an entry id."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import create_model
 from tests.audit.conftest import make_config
 
 from mondaytest._util.canonical import MAX_DEPTH
 from mondaytest.audit import open_log
 from mondaytest.audit.entries import (
+    Payload,
     ThresholdPayload,
     decode_entry,
     draft_decision,
@@ -25,6 +28,7 @@ from mondaytest.audit.entries import (
     kinds,
     register_kind,
 )
+from mondaytest.audit.monitor import monitor
 from mondaytest.audit.retention import enforce_retention
 from mondaytest.audit.verify import fsck
 from mondaytest.audit.why import explain
@@ -168,3 +172,96 @@ def test_an_entry_id_with_markup_is_printed_as_is(
         log.checkpoint()
     assert main(["audit", "why", str(idx), "--store", cfg.store_url, "--vkey", str(cfg.vkey)]) == 0
     assert "req-42[/]" in capsys.readouterr().out
+
+
+def test_a_tasks_entries_keep_the_order_it_recorded_them_in(tmp_path: Path) -> None:
+    async def main(log: Any) -> int:
+        async def other() -> None:
+            await log.adecision(decision="other")
+
+        async def mine() -> int:
+            queued = await log.aappend(
+                "model_version", {"model": "m", "version": "2"}, durability="async"
+            )
+            assert queued is None
+            idx = await log.adecision(decision="mine", model={"id": "m", "version": "2"})
+            assert idx is not None
+            return int(idx)
+
+        first = asyncio.create_task(other())  # opens this tick's submission
+        second = asyncio.create_task(mine())  # same tick: an async entry, then a decision
+        await first
+        return await second
+
+    for trial in range(10):
+        cfg = make_config(tmp_path / str(trial))
+        with open_log(cfg) as log:
+            decision = asyncio.run(main(log))
+            log.flush()
+            release = next(e.idx for e in log.tail(10) if e.kind == "model_version")
+            assert release < decision
+            assert log.entry(decision).config_idx == release
+
+
+def test_a_revoked_release_waiver_no_longer_approves(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    grant = {"action": "grant", "target": "release:m", "reason": "r", "approver": "ana"}
+    with open_log(cfg) as log:
+        w = log.append("waiver", grant)
+        log.append("model_version", {"model": "m", "version": "1", "waiver_idx": w})
+        before = log.decision(decision="t", model={"id": "m", "version": "1"})
+        revoke = log.append("waiver", {**grant, "action": "revoke"})
+        after = log.decision(decision="t", model={"id": "m", "version": "1"})
+        log.append("model_version", {"model": "m", "version": "2", "waiver_idx": revoke})
+        bound_to_revoke = log.decision(decision="t", model={"id": "m", "version": "2"})
+        log.checkpoint()
+    with open_log(cfg, readonly=True) as log:
+        assert explain(log, before).ok
+        late = explain(log, after)
+        assert not late.ok
+        assert any("revoked before the decision" in c.text for c in late.checks)
+        wrong = explain(log, bound_to_revoke)
+        assert any("revokes a waiver, not grants one" in c.text for c in wrong.checks)
+        report = monitor(log.store)
+    assert {v.idx for v in report.violations} == {after, bound_to_revoke}
+    assert report.waived == 1
+
+
+def test_monitor_says_what_retention_pruned_instead_of_failing_it(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    old, late = "2020-01-01T00:00:00.000000Z", "2039-06-01T00:00:00.000000Z"
+    with open_log(cfg) as log:
+        gate = log.append_drafts(
+            [log.draft("eval_gate", {"suite": "s", "run": "r", "result": "pass"}, ts=old)]
+        )[0]
+        release = {"model": "m", "version": "1", "eval_gate_idx": gate}
+        log.append_drafts([log.draft("model_version", release, ts=late)])
+        model = {"decision": "t", "model": {"id": "m", "version": "1"}}
+        log.append_drafts([log.draft("decision", model, ts=late)])
+        assert enforce_retention(log, now=datetime(2040, 1, 1, tzinfo=UTC)).min_index == 2
+        report = monitor(log.store)
+    assert report.ok
+    assert report.unchecked == 1
+
+
+def test_a_field_typed_deeper_than_the_limit_is_still_depth_checked() -> None:
+    nested: Any = str
+    for _ in range(MAX_DEPTH):
+        nested = list[nested]
+    deep_model = create_model("DeepPayload", __base__=Payload, x=(nested, ...))
+    register_kind("review_deep", deep_model, config=False)
+    try:
+        value: Any = "s"
+        for _ in range(MAX_DEPTH):
+            value = [value]
+        with pytest.raises(InputError, match="deeper than"):
+            draft_state_change("review_deep", {"x": value}, origin=ORIGIN)
+        with pytest.raises(InputError, match="deeper than"):
+            draft_many("review_deep", [{"x": value}], origin=ORIGIN)
+        with pytest.raises(InputError, match="deeper than"):
+            draft_state_change("review_deep", deep_model(x=value), origin=ORIGIN)
+    finally:
+        from mondaytest.audit import entries
+
+        entries._REGISTRY.pop("review_deep", None)
+        entries._FAST.pop(deep_model, None)

@@ -63,13 +63,20 @@ def approval_refs(release: Mapping[str, Any]) -> list[tuple[int, str]]:
 
 
 def approval(
-    release: Mapping[str, Any], release_idx: int, lookup: Lookup, *, at_ts: str | None = None
+    release: Mapping[str, Any],
+    release_idx: int,
+    lookup: Lookup,
+    *,
+    at_ts: str | None = None,
+    newest_waiver: Callable[[str], Mapping[str, Any] | None] | None = None,
 ) -> tuple[bool | None, str]:
     """Whether a ``model_version`` entry (at ``release_idx``) was approved.
 
     Returns ``(True, how)`` for passing gate verdicts, ``(None, how)`` for a waiver still in
     force at ``at_ts`` (a decision's time; any time when None), ``(False, why)`` otherwise;
-    ``how``/``why`` completes a sentence starting with the model and version.
+    ``how``/``why`` completes a sentence starting with the model and version. A waiver is in
+    force while the newest waiver entry of its target (``newest_waiver(target)``, as of the
+    decision) grants it and has not expired.
     """
     refs = approval_refs(release)
     problems: list[str] = []
@@ -96,11 +103,20 @@ def approval(
         return True, f"was approved by eval gate {names}"
     if waivers:
         i, w = waivers[0]
-        if at_ts is not None and not waiver_stands({**w, "action": "grant"}, at_ts):
+        if w.get("action") != "grant":
+            return False, f"is bound to waiver entry #{i}, which revokes a waiver, not grants one"
+        current = w
+        target = w.get("target")
+        if newest_waiver is not None and isinstance(target, str):
+            current = newest_waiver(target) or w
+        if current.get("action") != "grant":
+            return False, f"was released under waiver #{i}, revoked before the decision"
+        if at_ts is not None and not waiver_stands(current, at_ts):
             return False, (
-                f"was released under waiver #{i}, which had expired ({w.get('expires')}) by "
-                f"the decision's time {at_ts}"
+                f"was released under waiver #{i}, which had expired ({current.get('expires')}) "
+                f"by the decision's time {at_ts}"
             )
+        w = current
         return None, (
             f"was released under waiver #{i} (approved by {w.get('approver')}, expires "
             f"{w.get('expires') or 'never'})"

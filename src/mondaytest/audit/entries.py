@@ -51,6 +51,7 @@ from pydantic_core import ValidationError as CoreValidationError
 from pydantic_core import core_schema as cs
 
 from mondaytest._util.canonical import (
+    MAX_DEPTH,
     MAX_SAFE_INT,
     ProfileError,
     canonical_json,
@@ -736,6 +737,9 @@ _PLAIN_TYPES = frozenset(
 )
 """Core-schema node types the fast path understands; anything else keeps the model path."""
 
+_FIELD_DEPTH = 2
+"""Containers around a payload field's value: the envelope and the payload."""
+
 _CLOSED_TYPES = frozenset({"str", "bool", "none", "literal", "nullable", "default", "list"})
 """Node types whose values can never leave the JSON profile (strings are checked when encoded)."""
 
@@ -811,16 +815,24 @@ def _plain(schema: Any) -> Any:
     return {k: _plain(v) for k, v in schema.items()}
 
 
-def _closed(schema: Any, refs: set[str]) -> bool:
+def _closed(schema: Any, refs: set[str], depth: int = _FIELD_DEPTH) -> bool:
     """True when no value of ``schema`` can leave the profile (no ints, floats, free-form
-    mappings or recursion)."""
+    mappings or recursion, and no nesting that could pass :data:`MAX_DEPTH`; ``depth`` is how
+    many containers enclose a value of it)."""
     kind = schema.get("type")
     if kind == "model":
-        return all(_closed(f["schema"], refs) for f in schema["schema"]["fields"].values())
+        if depth >= MAX_DEPTH:
+            return False
+        return all(
+            _closed(f["schema"], refs, depth + 1) for f in schema["schema"]["fields"].values()
+        )
     if kind not in _CLOSED_TYPES:
         return False
+    inner = depth + 1 if kind == "list" else depth
+    if kind == "list" and depth >= MAX_DEPTH:
+        return False
     for key in ("schema", "items_schema"):
-        if key in schema and not _closed(schema[key], refs):
+        if key in schema and not _closed(schema[key], refs, inner):
             return False
     return True
 
@@ -1101,10 +1113,6 @@ def _fast_parts(
     before, head, tail = shared
     after = head + b',"payload":' + encode(body) + ts_member + tail
     return entry_id, ts, (before, id_member, after)
-
-
-_FIELD_DEPTH = 2
-"""Containers around a payload field's value: the envelope and the payload."""
 
 
 def _open_fields_ok(body: dict[str, Any], open_fields: frozenset[str]) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from mondaytest.audit.binding import approval, decision_model
+from mondaytest.audit.binding import approval, approval_refs, decision_model
 from mondaytest.audit.store.interface import AuditStore
 
 __all__ = ["MonitorReport", "Violation", "monitor"]
@@ -61,8 +61,8 @@ class MonitorReport:
     unreadable: int = 0
     """Entries that could not be decoded (fsck names them)."""
     unchecked: int = 0
-    """Decisions of a pruned log whose model was announced below the minimum index (their
-    configuration is no longer served, so they cannot be checked)."""
+    """Decisions of a pruned log whose model was announced, or approved, below the minimum
+    index (that configuration is no longer served, so they cannot be checked)."""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RULES, 0))
     """Violations per rule."""
     violations: list[Violation] = field(default_factory=list)
@@ -96,6 +96,8 @@ class _Release:
     how: str
     refs: dict[int, tuple[str, Mapping[str, Any]]]
     payload: Mapping[str, Any]
+    pruned: bool
+    """Bound to entries below the minimum index: its approval cannot be checked."""
 
 
 _DECODE = msgspec.json.Decoder()
@@ -115,7 +117,8 @@ def monitor(
     report = MonitorReport(start=max(start, floor), end=size)
     last_config: int | None = None
     releases: dict[str, _Release] = {}
-    approvals: dict[int, tuple[str, Mapping[str, Any]]] = {}  # eval_gate and waiver entries
+    approvals: dict[int, tuple[str, Mapping[str, Any]]] = {}  # state changes by index
+    waivers: dict[str, Mapping[str, Any]] = {}  # the newest waiver entry per target
 
     def violation(idx: int, rule: str, text: str) -> None:
         report.counts[rule] += 1
@@ -139,20 +142,24 @@ def monitor(
         idx = row.idx
         if fields.get("type") == "decision":
             report.decisions += 1
-            _check_decision(idx, fields, payload, last_config, releases, report, violation)
+            _check_decision(idx, fields, payload, last_config, releases, waivers, report, violation)
             continue
         kind = fields.get("kind")
         if not isinstance(kind, str):
             continue
-        if kind in ("eval_gate", "waiver"):
-            approvals[idx] = (kind, payload)
+        # every state change's kind (a reference to the wrong kind is named as such); the
+        # payloads of the kinds that approve releases
+        approvals[idx] = (kind, payload if kind in ("eval_gate", "waiver") else {})
+        if kind == "waiver" and isinstance(payload.get("target"), str):
+            waivers[payload["target"]] = payload
         if fields.get("config") is not True:  # the entry's own mark: any domain's kind counts
             continue
         last_config = idx
         if kind == "model_version" and isinstance(payload.get("model"), str):
             verdict, how = approval(payload, idx, approvals.get)
+            pruned = any(0 <= ref < report.start for ref, _ in approval_refs(payload))
             releases[payload["model"]] = _Release(
-                idx, payload.get("version"), verdict, how, approvals, payload
+                idx, payload.get("version"), verdict, how, approvals, payload, pruned
             )
     if progress is not None:
         progress(done, size - report.start)
@@ -165,6 +172,7 @@ def _check_decision(
     payload: Mapping[str, Any],
     last_config: int | None,
     releases: Mapping[str, _Release],
+    waivers: Mapping[str, Mapping[str, Any]],
     report: MonitorReport,
     violation: Callable[[int, str, str], None],
 ) -> None:
@@ -193,14 +201,18 @@ def _check_decision(
             f"the decision used {model} {version}, but {release.version} was in force "
             f"(entry {release.idx})",
         )
+    if release.pruned:
+        report.unchecked += 1
+        return
     verdict, how = release.verdict, release.how
-    if verdict is None:  # a waiver: it must still stand at the decision's time
+    if verdict is None:  # a waiver: it must still stand (granted, unexpired) at the decision
         ts = fields.get("ts")
         verdict, how = approval(
             release.payload,
             release.idx,
             release.refs.get,
             at_ts=ts if isinstance(ts, str) else "",
+            newest_waiver=waivers.get,
         )
         if verdict is None:
             report.waived += 1

@@ -148,7 +148,7 @@ def explain(log: AuditLog, index_or_id: str | int) -> Explanation:
     at = _check_config_idx(log, decision, checks)
     in_force = _in_force(log, decision, at, truncated)
     _add_unregistered(log, decision, in_force)
-    _check_model(log, decision, in_force, checks)
+    _check_model(log, decision, at, in_force, checks)
     _check_guardrails(decision, in_force, checks)
     checkpoint = _check_proofs(log, decision, in_force, checks)
     return Explanation(
@@ -341,7 +341,7 @@ def _approvals(log: AuditLog, release: Entry) -> tuple[Entry, ...]:
 
 
 def _check_model(
-    log: AuditLog, decision: Entry, in_force: list[InForce], checks: list[Check]
+    log: AuditLog, decision: Entry, at: int, in_force: list[InForce], checks: list[Check]
 ) -> None:
     named = decision_model(decision.payload)
     if named is None:
@@ -389,7 +389,20 @@ def _check_model(
         )
         return
     found = {a.idx: (a.kind, a.payload) for a in release.approvals}
-    ok, how = approval(release.entry.payload, release.entry.idx, found.get, at_ts=decision.ts)
+
+    def newest_waiver(target: str) -> dict[str, Any] | None:
+        for entry in _entries_back(log, "waiver", at):
+            if entry.payload.get("target") == target:
+                return entry.payload
+        return None
+
+    ok, how = approval(
+        release.entry.payload,
+        release.entry.idx,
+        found.get,
+        at_ts=decision.ts,
+        newest_waiver=newest_waiver,
+    )
     checks.append(Check(ok, f"{model} {in_force_version} {how}"))
 
 

@@ -395,10 +395,14 @@ class Writer:
                 self._cond.notify_all()
 
     def extend(self, sub: Submission, drafts: Sequence[EntryDraft]) -> int | None:
-        """Add ``drafts`` to ``sub`` while it is still queued (not taken, within
-        ``max_batch``); return their offset in it, or None when ``sub`` cannot take them."""
+        """Add ``drafts`` to ``sub`` while it is the last submission queued and not taken yet
+        (within ``max_batch``); return their offset in it, or None when ``sub`` cannot take
+        them. Only the last one: anything queued after ``sub`` (another call's entries, an
+        ``async`` entry) must keep its place before these drafts."""
         with self._cond:
             if sub._taken or self._fatal is not None or self._closing:
+                return None
+            if not self._queue or self._queue[-1] is not sub:
                 return None
             if len(sub.drafts) + len(drafts) > self.settings.max_batch:
                 return None
