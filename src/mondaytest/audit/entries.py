@@ -37,10 +37,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
@@ -1169,6 +1171,29 @@ def _fast_draft(
     return EntryDraft(entry_type, kind, entry_id, ts, kind == "decision", is_config, parts)
 
 
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+"""An entry's ``ts``: RFC 3339 in UTC with ``Z`` (what :func:`utc_timestamp` writes)."""
+
+
+def _check_ts(ts: object) -> None:
+    """Refuse a caller-given ``ts`` that is not an RFC 3339 UTC time (None or "": a fresh one)."""
+    if ts is None or ts == "":
+        return
+    ok = isinstance(ts, str) and _TS.fullmatch(ts) is not None
+    if ok:
+        try:
+            datetime.fromisoformat(str(ts)[:19])
+        except ValueError:
+            ok = False
+    if not ok:
+        shown = repr(ts)[:60]
+        raise InputError(
+            f"ts {shown} is not an RFC 3339 time in UTC",
+            field="ts",
+            hint="write it like 2026-11-26T09:47:12.123456Z (UTC, ending in Z), or leave it out",
+        )
+
+
 def draft_state_change(
     kind: str,
     payload: Mapping[str, Any] | Payload,
@@ -1179,6 +1204,7 @@ def draft_state_change(
     ts: str | None = None,
 ) -> EntryDraft:
     """Validate a state change of a registered ``kind`` and return it ready to sequence."""
+    _check_ts(ts)
     info = kind_info(kind)
     fast = _fast_draft(info.model, kind, info.config, payload, origin, actor, entry_id, ts)
     if fast is not None:
@@ -1223,6 +1249,7 @@ def draft_decision(
     ts: str | None = None,
 ) -> EntryDraft:
     """Validate a decision and return it ready to sequence."""
+    _check_ts(ts)
     fast = _fast_draft(DecisionPayload, "decision", False, payload, origin, actor, entry_id, ts)
     if fast is not None:
         return fast
