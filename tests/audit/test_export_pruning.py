@@ -185,3 +185,40 @@ def test_unpruned_export_is_unchanged(tmp_path: Path) -> None:
         tmp_path / "tiles", config.verifiers(), declared_min_index=retention_min_index
     )
     assert (report.entries_checked, report.min_index, report.pruned) == (size, 0, 0)
+
+
+def test_a_retention_entry_cannot_declare_a_minimum_above_itself(
+    proj: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mondaytest.audit.sequencer import Sequencer
+
+    config = _config()
+    _append(config, 10)
+    with open_log(config) as log:
+        log.flush()
+        lie = {"policy": "P200D", "min_index": 10**12, "expired_records": 0}
+        Sequencer(log.store, log.origin).append([log.draft("retention", lie)])
+    _append(config, 500)
+    with open_log(config) as log:
+        log.checkpoint()
+    assert main(["audit", "export", "--tiles", "tiles"]) == 0
+    for bundle in ("tile/entries/001", "tile/entries/001.p/255"):
+        (Path("tiles") / bundle).unlink(missing_ok=True)
+    code = _verify_tiles(proj, capsys, "--no-policy")
+    out, err = _text(capsys)
+    assert code == 1, out
+    assert "declares the minimum index 1000000000000, above its own index" in err
+
+
+def test_tile_reads_are_bounded_and_stay_inside_the_export(tmp_path: Path) -> None:
+    reader = t.DirectoryTiles(tmp_path)
+    for path in ("/etc/hostname", "../x", "tile/../../x", "tile/\x00"):
+        with pytest.raises(t.TileFormatError, match="leaves the directory"):
+            reader(path)
+    with pytest.raises(t.TileFormatError, match="too large"):
+        t.parse_tile_path("tile/" + "9" * 5000 + "/000")
+    (tmp_path / "tile" / "0" / "000.p").mkdir(parents=True)
+    (tmp_path / "tile" / "0" / "000.p" / "11").mkdir()  # a directory where a tile should be
+    tiles = t.TileReader(11, reader)
+    with pytest.raises(t.TileError, match=r"cannot read tile/0/000\.p/11"):
+        tiles.tile(0, 0)

@@ -496,3 +496,17 @@ def test_an_inserted_bad_line_is_reported_at_its_own_line(at: int, bad: str) -> 
 def test_errors_are_check_failed_or_input_error() -> None:
     assert issubclass(QuorumNotMet, CheckFailed)
     assert issubclass(PolicyError, InputError)
+
+
+def test_a_huge_group_threshold_is_refused_with_its_position(tmp_path: Path) -> None:
+    w = _witness("A")
+    text = f"witness W {w.vkey}\ngroup g {'9' * 5000} W\nquorum g\n"
+    with pytest.raises(PolicyError, match=r"p\.policy:2:9: group threshold 999999999999… is out"):
+        parse_policy(text, "p.policy")
+
+
+def test_a_policy_file_is_read_with_a_bound(tmp_path: Path) -> None:
+    big = tmp_path / "big.policy"
+    big.write_bytes(b"# " + b"x" * (2 << 20))
+    with pytest.raises(PolicyError, match="larger than"):
+        load_policy(big)

@@ -524,3 +524,20 @@ def test_bad_verify_fsck_backup_arguments_are_input_errors(
     err = capsys.readouterr().err
     assert "cannot write /proc/x/y" in err
     assert "store" not in err.split("—")[0]
+
+
+def test_unusual_entry_targets_and_huge_inputs_are_input_errors(
+    proj: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "t"}}\n')
+    assert main(["audit", "append"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "receipt", "²"]) == 2  # a non-ASCII digit is an id, and none matches
+    assert "no entry with id" in capsys.readouterr().err
+    assert main(["audit", "receipt", "9" * 5000]) == 2
+    assert "too large" in capsys.readouterr().err
+    huge = proj.parent / "huge.tlog-proof"
+    huge.write_bytes(b"x" * (3 << 20))
+    assert main(["audit", "verify", str(huge)]) == 2
+    assert "larger than" in capsys.readouterr().err

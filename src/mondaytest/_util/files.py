@@ -1,4 +1,4 @@
-"""Writing a file atomically: a temporary file beside it, then a rename."""
+"""Files: written atomically (a temporary file beside it, then a rename); read with a bound."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mondaytest.errors import InputError
 
-__all__ = ["write_atomic"]
+__all__ = ["read_at_most", "write_atomic"]
 
 
 def write_atomic(
@@ -40,3 +40,11 @@ def write_atomic(
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}", hint=hint) from None
     return target
+
+
+def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``path``: enough for a parser with a ``limit`` to say the
+    file is too large, without reading a huge (or endless, like ``/dev/zero``) one whole.
+    Raises :class:`OSError` like :meth:`Path.read_bytes`."""
+    with Path(path).open("rb") as fh:
+        return fh.read(limit + 1)

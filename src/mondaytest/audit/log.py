@@ -619,7 +619,10 @@ class AuditLog:
 
     def find(self, index_or_id: str | int) -> int:
         """Resolve an entry index or an entry/decision id to an index."""
-        if isinstance(index_or_id, int) or (isinstance(index_or_id, str) and index_or_id.isdigit()):
+        digits = isinstance(index_or_id, str) and index_or_id.isascii() and index_or_id.isdigit()
+        if isinstance(index_or_id, int) or digits:
+            if digits and len(str(index_or_id)) > 20:
+                raise InputError(f"the log has no entry {str(index_or_id)[:24]}… (too large)")
             idx = int(index_or_id)
             if idx >= self.store.size():
                 raise InputError(f"the log has no entry {idx} (size {self.store.size()})")

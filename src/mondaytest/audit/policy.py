@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mondaytest._util.files import read_at_most
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint, peek_checkpoint
 from mondaytest.audit.note import (
     SIG_COSIGNATURE_V1,
@@ -386,10 +387,11 @@ class _Parser:
         elif spec.text == "any":
             k = 1
         elif spec.text.isascii() and spec.text.isdigit():
-            k = int(spec.text)
+            k = int(spec.text) if len(spec.text) <= 6 else 0  # more digits: beyond any group
             if not 1 <= k <= n:
+                shown = spec.text if len(spec.text) <= 12 else spec.text[:12] + "…"
                 raise self.error(
-                    f"group threshold {k} is out of range: it needs 1 ≤ k ≤ {n} (the members)",
+                    f"group threshold {shown} is out of range: it needs 1 ≤ k ≤ {n} (the members)",
                     number,
                     spec.col,
                 )
@@ -436,7 +438,7 @@ def load_policy(path: Path | str) -> Policy:
     """Read and parse the policy file at ``path`` (:class:`PolicyError` if unreadable too)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_at_most(p, MAX_POLICY_BYTES)
     except OSError as exc:
         raise PolicyError(
             f"cannot read policy file: {exc.strerror}", location=Location(str(p))

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mondaytest._util.files import write_atomic
+from mondaytest._util.files import read_at_most, write_atomic
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
 from mondaytest.audit.merkle import HASH_SIZE, HashReader, TreeError, leaf_hash, root_at
 from mondaytest.audit.note import NoteVerifier
@@ -148,6 +148,8 @@ class TileRef:
 def _parse_decimal(text: str, what: str) -> int:
     if not text or not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
         raise TileFormatError(f"{what} {text!r} is not a decimal number without leading zeros")
+    if len(text) > 20:
+        raise TileFormatError(f"{what} {text[:24]!r}… is too large")
     return int(text)
 
 
@@ -265,6 +267,10 @@ def decode_bundle(data: bytes, width: int | None = None) -> list[bytes]:
 # --- reading a tiled log back -------------------------------------------------------------
 
 
+_MAX_FILE_BYTES = 256 * (MAX_ENTRY_BYTES + 2)
+"""The largest file an export holds (a full entry bundle); more is read as a malformed file."""
+
+
 class DirectoryTiles:
     """Fetches tiles from an export directory; a missing file is a :class:`TileError`."""
 
@@ -273,10 +279,10 @@ class DirectoryTiles:
 
     def __call__(self, path: str) -> bytes:
         """The bytes at ``path`` (relative, as produced by :func:`tile_path`)."""
-        if ".." in path.split("/"):
+        if ".." in path.split("/") or path.startswith("/") or "\x00" in path:
             raise TileFormatError(f"tile path {path!r} leaves the directory")
         try:
-            return (self.directory / path).read_bytes()
+            return read_at_most(self.directory / path, _MAX_FILE_BYTES)
         except FileNotFoundError:
             raise TileMissingError(f"{path} is missing from {self.directory}") from None
         except OSError as exc:
@@ -322,7 +328,7 @@ class TileReader:
             raise TreeError(f"tile {level}/{index} is beyond the tree of size {self.size}")
         try:
             data = self._fetch(tile_path(level, index, width))
-        except TileError:
+        except TileMissingError:
             if width == TILE_WIDTH:
                 raise
             full = self._fetch(tile_path(level, index))  # the partial tile may be superseded
@@ -491,6 +497,14 @@ def verify_tiles(
                 if declared_min_index is not None:
                     declared = declared_min_index(entry)
                     if declared is not None:
+                        here = ref.index * TILE_WIDTH + i
+                        if declared > here:
+                            # a retention entry is kept, so it sits at or above what it prunes
+                            raise TileError(
+                                f"entry {here} declares the minimum index {declared}, above "
+                                "its own index: a retention entry cannot prune itself or the "
+                                "entries after it"
+                            )
                         min_index = max(min_index, declared)
             checked += len(items)
         unjustified = [

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from mondaytest._util.files import read_at_most
 from mondaytest.audit import AuditLog, LogConfig, open_log
 from mondaytest.audit.entries import Entry, decode_entry
 from mondaytest.audit.note import (
@@ -140,9 +141,13 @@ def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
     return out
 
 
+_MAX_INPUT_BYTES = 1 << 20
+"""Receipts, notes and checkpoints are at most 1 MiB (their parsers say so when larger)."""
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_at_most(path, _MAX_INPUT_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
 
