@@ -209,7 +209,7 @@ def test_tile_reader_falls_back_to_the_full_tile() -> None:
 
     def fetch_or_missing(path: str) -> bytes:
         if path not in later:
-            raise t.TileError(f"{path} is missing")
+            raise t.TileMissingError(f"{path} is missing")
         return later[path]
 
     reader = t.TileReader(300, fetch_or_missing)

@@ -302,8 +302,9 @@ def export_directory(directory: Path | str) -> DirectoryTiles:
 class TileReader:
     """A :class:`~mondaytest.audit.merkle.HashReader` over the tiles of a tree of ``size``.
 
-    ``fetch(path)`` returns a tile's bytes. A partial tile that is gone is read from the full
-    tile that replaced it. Tiles are cached (``cache_tiles`` of them).
+    ``fetch(path)`` returns a tile's bytes and raises :class:`TileMissingError` for a tile that
+    is not there. A partial tile that is missing is read from the full tile that replaced it;
+    any other error reading it is reported as it is. Tiles are cached (``cache_tiles`` of them).
     """
 
     def __init__(
