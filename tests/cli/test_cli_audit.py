@@ -326,6 +326,8 @@ def test_erase_backup_retention_through_the_cli(
     assert "erased 1 vault record(s)" in capsys.readouterr().out
     assert main(["audit", "erase", "cust-9"]) == 2
     assert "holds nothing for this subject" in capsys.readouterr().err
+    assert main(["audit", "scrub"]) == 0
+    assert "truncated" in capsys.readouterr().out
     assert main(["audit", "log", "--kind", "erasure", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["payload"]["legal_basis_ref"] == "DSAR-7"
     assert main(["audit", "backup", "copy.db"]) == 0

@@ -227,8 +227,9 @@ class ErasurePayload(Payload):
     """The subject's token."""
     scope: str = "all"
     """What was erased (``all`` or a record reference)."""
-    legal_basis_ref: str | None = None
-    """Reference to the request or legal basis (ticket id), not its content."""
+    legal_basis_ref: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:/#-]{1,64}$")
+    """Reference to the request or legal basis: a ticket id (letters, digits, ``._:/#-``, at
+    most 64), never its content (the entry is permanent: no names or addresses in it)."""
     records: int = 0
     """How many vault records were destroyed."""
 

@@ -57,10 +57,11 @@ from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.receipt import build_receipt
 from mondaytest.audit.sequencer import Sequencer
 from mondaytest.audit.store import AuditStore, StoredCheckpoint, open_store, resolve_store_url
+from mondaytest.audit.store.sqlite import SQLiteStore
 from mondaytest.audit.vault import Vault
 from mondaytest.audit.verify import FsckReport, fsck
 from mondaytest.audit.writer import Durability, LoopWaker, Writer, WriterSettings
-from mondaytest.errors import ConfigError, InputError, MondayError, StoreError
+from mondaytest.errors import CheckFailed, ConfigError, InputError, MondayError, StoreError
 
 if TYPE_CHECKING:
     from mondaytest.spec.audit import AuditSection
@@ -170,6 +171,14 @@ class LogConfig:
                     f"{which} is malformed: {exc.message}", field="audit.vkey"
                 ) from None
         return out
+
+
+_PLACEHOLDER_TOKEN = "tok:" + "A" * 22
+_PLACEHOLDER_COMMITMENT = "c:" + "A" * 43
+
+
+class ErasureNotScrubbed(StoreError):  # noqa: N818 - reads as a state, like the vault's errors
+    """An erasure is recorded, but old page images survive in the write-ahead log."""
 
 
 class AuditLog:
@@ -442,6 +451,18 @@ class AuditLog:
     ) -> None:
         if subject_id is None:
             raise InputError("raw values need the subject_id they belong to")
+        # the decision must be valid before any raw value reaches the vault: check it with
+        # placeholders where the token and the commitments will go
+        trial = dict(body, subject=_PLACEHOLDER_TOKEN)
+        others: dict[str, str] = {}
+        for name in raw:
+            if name in ("input", "output"):
+                trial[name] = _PLACEHOLDER_COMMITMENT
+            else:
+                others[name] = _PLACEHOLDER_COMMITMENT
+        if others:
+            trial["outcome"] = {**dict(trial.get("outcome") or {}), "commitments": others}
+        draft_decision(trial, origin=self.config.origin)
         vault = self.vault()
         refs = vault.put_many(subject_id, raw) if raw else {}
         body["subject"] = refs[next(iter(refs))].token if refs else vault.token(subject_id)
@@ -455,6 +476,11 @@ class AuditLog:
             outcome = dict(body.get("outcome") or {})
             outcome["commitments"] = extra
             body["outcome"] = outcome
+
+    def scrub(self, timeout: float | None = None) -> bool:
+        """Checkpoint and truncate the store's write-ahead log, so no page image of erased
+        vault material survives there; False while readers keep it busy."""
+        return self.vault().scrub(timeout)
 
     def vault(self) -> Vault:
         """The evidence vault beside the log (opened on first use; needs ``audit.vault_key``)."""
@@ -478,14 +504,38 @@ class AuditLog:
         Returns ``(entry index, records destroyed)``. Every proof keeps verifying; the person's
         commitments in old entries can no longer be opened. A subject the vault does not know
         raises :class:`~mondaytest.audit.vault.UnknownSubject` (exit 2) and nothing is written.
+
+        The vault material is destroyed first, then the entry is written; when writing it fails
+        the error says so, and the same call again writes the entry that is owed. Raises
+        :class:`ErasureNotScrubbed` (exit 3) when readers kept the write-ahead log from being
+        truncated (old page images survive there until ``scrub``).
         """
-        receipt = self.vault().erase(subject_id)
-        idx = self.append(
-            "erasure", receipt.payload(legal_basis_ref=legal_basis_ref), durability="sequenced"
+        payload_check = {"subject": "tok:check", "legal_basis_ref": legal_basis_ref}
+        self.draft("erasure", {k: v for k, v in payload_check.items() if v is not None})
+        self._get_writer()  # a read-only or stopped log refuses before anything is destroyed
+        vault = self.vault()
+        receipt = vault.erase(subject_id, owe_entry=True)  # or the earlier one still owed
+        owed = (
+            "the subject's vault material is destroyed but its erasure entry is not written; "
+            "run the same erase again to write it"
         )
-        assert idx is not None
-        if not receipt.scrubbed:
-            self.vault().scrub()
+        try:
+            idx = self.append(
+                "erasure",
+                receipt.payload(legal_basis_ref=legal_basis_ref),
+                durability="sequenced",
+            )
+        except MondayError as exc:
+            raise type(exc)(f"{exc.message} ({owed})", hint=exc.hint) from None
+        if idx is None:  # fail_mode: open swallowed the write failure
+            raise StoreError(f"the audit log did not take the erasure entry ({owed})")
+        vault.finish_erasure(subject_id)
+        if not vault.scrub():
+            raise ErasureNotScrubbed(
+                f"erasure entry {idx} is written and the vault material deleted, but the "
+                "database's write-ahead log still holds old pages: a reader kept it open",
+                hint="run `monday audit scrub` once long reads (exports, backups) are done",
+            )
         return idx, receipt.records
 
     def append_drafts(
@@ -654,13 +704,19 @@ class AuditLog:
                 hint="pass a backup path in an existing, writable directory",
             )
         self.flush()
+        source_size = self.store.size()
         self.store.backup(str(path))
-        copy = open_store(f"sqlite:///{Path(path).resolve()}")
+        copy = SQLiteStore(Path(path).resolve())  # by path: a name with ? or # is a file name
         try:
             report = fsck(copy, self.verifiers(), origin=self.origin)
         finally:
             copy.close()
         report.raise_for_problems()
+        if report.size < source_size:
+            raise CheckFailed(
+                f"the backup at {path} holds {report.size} entries, fewer than the "
+                f"{source_size} the log had when it was taken"
+            )
         return report
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:

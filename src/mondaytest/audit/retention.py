@@ -15,6 +15,7 @@ export can prune at once and prove why (``verify --tiles`` reads the entry).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING
 from mondaytest.audit.entries import utc_timestamp
 from mondaytest.audit.keys import parse_key_ref
 from mondaytest.audit.sequencer import Sequencer
+from mondaytest.audit.vault import SQLiteVaultStore
+from mondaytest.errors import ConfigError
 from mondaytest.spec.types import parse_duration
 
 if TYPE_CHECKING:
@@ -54,12 +57,49 @@ class RetentionResult:
     """True when the policy is shorter than :data:`RETENTION_FLOOR_DAYS`."""
 
 
-def _vault_available(log: AuditLog) -> bool:
+def _key_present(log: AuditLog) -> bool:
     ref = log.config.vault_key
     if ref is None:
         return False
     parsed = parse_key_ref(ref, log.config.base_dir)
     return parsed.kind == "env" or Path(parsed.target).exists()
+
+
+def _expire_vault(log: AuditLog, cutoff: datetime) -> int:
+    """Delete the vault's values (and emptied subjects) created before ``cutoff``; return how
+    many values. Expiry goes by creation time and needs no key: without one (a missing key
+    file, a host that holds none) the rows are deleted all the same, never left behind."""
+    if _key_present(log):
+        return log.vault().expire(cutoff).records
+    path = getattr(log.store, "path", None)
+    if path is None or not _has_vault_rows(Path(path)):
+        return 0
+    store = SQLiteVaultStore(path)
+    try:
+        records, _subjects = store.expire(int(cutoff.timestamp() * 1_000_000))
+        store.scrub(10.0)
+    finally:
+        store.close()
+    return records
+
+
+def _has_vault_rows(path: Path) -> bool:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'vault_values' AND type = 'table'"
+        ).fetchone()
+        return (
+            row is not None
+            and conn.execute("SELECT 1 FROM vault_values LIMIT 1").fetchone() is not None
+        )
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def enforce_retention(
@@ -68,7 +108,14 @@ def enforce_retention(
     """Raise the minimum index and expire vault material past ``audit.retention``."""
     policy = log.config.retention
     moment = now or datetime.now(UTC)
-    cutoff = moment - parse_duration(policy)
+    try:
+        cutoff = moment - parse_duration(policy)
+    except (ValueError, OverflowError):
+        raise ConfigError(
+            f"retention period {policy!r} is not a usable ISO 8601 duration",
+            hint="e.g. P7Y, P400D",
+            field="audit.retention",
+        ) from None
     cutoff_ts = utc_timestamp(cutoff.timestamp())
     below_floor = (moment - cutoff).days < RETENTION_FLOOR_DAYS
     previous = log.min_index()
@@ -76,8 +123,8 @@ def enforce_retention(
     first_kept = log.store.first_index_since(cutoff_ts)
     target = max(previous, first_kept)
     expired = 0
-    if not dry_run and _vault_available(log):
-        expired = log.vault().expire(cutoff).records
+    if not dry_run:
+        expired = _expire_vault(log, cutoff)
     entry: int | None = None
     if not dry_run and (target > previous or expired):
         payload = {"policy": policy, "min_index": target, "expired_records": expired}

@@ -167,10 +167,10 @@ def encode_value(value: Value) -> tuple[int, bytes]:
             raise InputError("a vault value is not valid Unicode (lone surrogate)") from None
     try:
         return _TAG_JSON, canonical_json(value)
-    except ProfileError as exc:
-        where = f" at {exc.field}" if exc.field else ""
+    except ProfileError:  # its message and place would repeat keys of the personal value
         raise InputError(
-            f"a vault value{where} is outside Monday's JSON profile",
+            "a vault value is outside Monday's JSON profile (floats, integers beyond 2^53, "
+            "non-ASCII keys, nesting deeper than 64 or non-JSON types)",
             hint="pass bytes or text, or JSON without floats (decimals as strings); "
             "mondaytest._util.canonical.to_profile converts",
         ) from None
@@ -386,11 +386,20 @@ class VaultStore(Protocol):
         """The value with this commitment."""
         ...
 
-    def erase(self, lookup: bytes) -> tuple[SubjectRow, int] | None:
-        """Delete a subject's values and its row (its wrapped key) in one transaction.
+    def erase(self, lookup: bytes, *, note_pending: bool = False) -> tuple[SubjectRow, int] | None:
+        """Delete a subject's values and its row (its wrapped key) in one transaction; with
+        ``note_pending``, note the erasure (its token and count) until :meth:`finish_erasure`.
 
         Returns the deleted subject and the number of values, or None if there is none.
         """
+        ...
+
+    def pending_erasure(self, lookup: bytes) -> tuple[str, int, int] | None:
+        """``(token, records, erased_us)`` of an erasure whose audit entry is not written yet."""
+        ...
+
+    def finish_erasure(self, lookup: bytes) -> None:
+        """Forget a pending erasure (its audit entry is written)."""
         ...
 
     def expire(self, before_us: int) -> tuple[int, int]:
@@ -419,6 +428,8 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS vault_values_commitment ON vault_values (commitment)",
     "CREATE INDEX IF NOT EXISTS vault_values_created ON vault_values (created_us)",
     "CREATE INDEX IF NOT EXISTS vault_subjects_created ON vault_subjects (created_us)",
+    "CREATE TABLE IF NOT EXISTS vault_pending_erasures (lookup BLOB PRIMARY KEY, "
+    "token TEXT NOT NULL, records INTEGER NOT NULL, erased_us INTEGER NOT NULL)",
 ]
 
 
@@ -639,8 +650,8 @@ class SQLiteVaultStore:
         )
         return _value_row(rows[0]) if rows else None
 
-    def erase(self, lookup: bytes) -> tuple[SubjectRow, int] | None:
-        """Delete one subject's values and row."""
+    def erase(self, lookup: bytes, *, note_pending: bool = False) -> tuple[SubjectRow, int] | None:
+        """Delete one subject's values and row (noting the erasure as pending, on request)."""
         with self._write("erasing from the vault") as conn:
             row = conn.execute(
                 "SELECT lookup, token, wrapped_key, created_us FROM vault_subjects "
@@ -653,7 +664,27 @@ class SQLiteVaultStore:
             cur = conn.execute("DELETE FROM vault_values WHERE token = ?", (subject.token,))
             count = int(cur.rowcount)
             conn.execute("DELETE FROM vault_subjects WHERE lookup = ?", (lookup,))
+            if note_pending:
+                conn.execute(
+                    "INSERT OR REPLACE INTO vault_pending_erasures "
+                    "(lookup, token, records, erased_us) VALUES (?, ?, ?, ?)",
+                    (lookup, subject.token, count, int(time.time() * 1_000_000)),
+                )
         return subject, count
+
+    def pending_erasure(self, lookup: bytes) -> tuple[str, int, int] | None:
+        """A noted erasure whose audit entry is not written yet."""
+        rows = self._read(
+            "reading pending erasures",
+            "SELECT token, records, erased_us FROM vault_pending_erasures WHERE lookup = ?",
+            [lookup],
+        )
+        return (str(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
+
+    def finish_erasure(self, lookup: bytes) -> None:
+        """Forget a pending erasure."""
+        with self._write("finishing an erasure") as conn:
+            conn.execute("DELETE FROM vault_pending_erasures WHERE lookup = ?", (lookup,))
 
     def expire(self, before_us: int) -> tuple[int, int]:
         """Delete values and then empty subjects created before ``before_us``."""
@@ -1048,26 +1079,39 @@ class Vault:
             )
         return self._unseal(subject, row, self._dek(subject))
 
-    def erase(self, subject: str) -> ErasureReceipt:
+    def erase(self, subject: str, *, owe_entry: bool = False) -> ErasureReceipt:
         """Destroy the subject's data key and delete every value of theirs, then scrub the WAL.
 
         Raises :class:`UnknownSubject` when the vault holds nothing for the subject (never
         stored, already erased, or expired): there is no token to record, so no ``erasure``
         entry should be written. The message never repeats the subject id.
+
+        With ``owe_entry`` (the audit log's erasure) the erasure is noted as owing its log
+        entry until :meth:`finish_erasure`; erasing the subject again meanwhile returns that
+        erasure's receipt, so a failed entry can be written by trying again.
         """
-        found = self.store.erase(self._lookup(subject))
+        lookup = self._lookup(subject)
+        found = self.store.erase(lookup, note_pending=owe_entry)
         if found is None:
-            raise UnknownSubject(
-                "the vault holds nothing for this subject (never stored, already erased, or "
-                "expired)",
-                hint="nothing was erased and no erasure entry is needed",
-            )
+            pending = self.store.pending_erasure(lookup) if owe_entry else None
+            if pending is None:
+                raise UnknownSubject(
+                    "the vault holds nothing for this subject (never stored, already erased, "
+                    "or expired)",
+                    hint="nothing was erased and no erasure entry is needed",
+                )
+            token, count, erased_us = pending  # destroyed before; its entry is still owed
+            return ErasureReceipt(token, count, 1, _iso(erased_us), self.scrub())
         row, count = found
         scrubbed = self.store.scrub(self.scrub_timeout)
         if not scrubbed:
             log.warning("vault erasure committed but the WAL is still in use; call scrub() again")
         log.info("vault: erased %d record(s) and 1 data key", count)
         return ErasureReceipt(row.token, count, 1, _iso(self._now_us()), scrubbed)
+
+    def finish_erasure(self, subject: str) -> None:
+        """The subject's erasure is recorded in the log: forget that it was pending."""
+        self.store.finish_erasure(self._lookup(subject))
 
     def expire(self, before: datetime) -> ExpiryReceipt:
         """Retention: delete values created before ``before`` (timezone-aware), and subjects

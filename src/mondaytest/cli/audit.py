@@ -1,5 +1,5 @@
 """``monday audit``: keygen, append, checkpoint, receipt, verify, consistency, fsck, export, log,
-why, monitor, witness, cosign.
+why, monitor, witness, cosign, erase, scrub, backup, retention.
 
 Every command only parses its input, calls :mod:`mondaytest.audit` and renders. The store is
 the contract's ``audit.store``, overridden by ``MONDAY_DATABASE_URL`` and then ``--store``;
@@ -32,7 +32,7 @@ from mondaytest.audit.store import resolve_store_url
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
-from mondaytest.errors import ConfigError, InputError
+from mondaytest.errors import ConfigError, InputError, StoreError
 
 if TYPE_CHECKING:
     from mondaytest.audit.policy import PolicyChoice
@@ -1216,12 +1216,32 @@ def erase_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Erase a person's vault material (GDPR Art. 17) and record an erasure entry."""
-    with _open(spec, store) as log:
+    with _open_existing(spec, store, readonly=False) as log:
         idx, records = log.erase(subject, legal_basis_ref=legal_basis)
     state.console().print(
         f"✓ erased {records} vault record(s) and the subject's key; erasure entry {idx} "
         "(proofs and fsck still verify; the commitments can no longer be opened)"
     )
+
+
+@app.command("scrub")
+def scrub_cmd(
+    spec: SpecOpt = None,
+    store: StoreOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for readers.", min=0)
+    ] = 30.0,
+) -> None:
+    """Truncate the store's write-ahead log so no old page image of erased vault material
+    survives there (after `erase` said a reader kept it open). Exit 3 while readers still do."""
+    with _open_existing(spec, store, readonly=False) as log:
+        done = log.scrub(timeout)
+    if not done:
+        raise StoreError(
+            f"readers kept the write-ahead log busy for {timeout:g} s; it still holds old pages",
+            hint="run it again when long reads (exports, backups, monitors) are done",
+        )
+    state.console().print("✓ write-ahead log checkpointed and truncated")
 
 
 @app.command("backup")
@@ -1248,7 +1268,7 @@ def retention_cmd(
     """Enforce audit.retention: raise the minimum index, expire vault material, log it."""
     from mondaytest.audit.retention import RETENTION_FLOOR_DAYS, enforce_retention
 
-    with _open(spec, store) as log:
+    with _open_existing(spec, store, readonly=False) as log:
         result = enforce_retention(log, dry_run=dry_run)
     out = state.console()
     if result.below_floor:

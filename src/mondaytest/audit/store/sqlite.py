@@ -898,7 +898,8 @@ class SQLiteStore:
             raise _store_error(exc, "reading checkpoints", self.path) from None
 
     def backup(self, path: str) -> None:
-        """Online, consistent copy through SQLite's backup API."""
+        """Online, consistent copy through SQLite's backup API (nothing is left at ``path``
+        when it fails)."""
         target_path = Path(path)
         if target_path.exists():
             raise InputError(f"{target_path} exists; refusing to overwrite it")
@@ -909,7 +910,13 @@ class SQLiteStore:
             finally:
                 target.close()
         except sqlite3.Error as exc:
-            raise _store_error(exc, "the backup", self.path) from None
+            for leftover in (target_path, Path(f"{target_path}-journal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            raise StoreError(
+                f"the backup to {target_path} failed: {exc}; nothing was left there",
+                hint="check the disk space and permissions of the backup's directory",
+            ) from None
 
     def close(self) -> None:
         """Close every connection this store opened."""
