@@ -508,3 +508,27 @@ def test_a_missing_vault_key_points_at_keygen_vault(tmp_path: Path) -> None:
     with pytest.raises(VaultKeyError) as info:
         load_master_key("env:MONDAY_NO_SUCH_VAULT_KEY", environ={})
     assert "monday audit keygen --vault" in str(info.value)
+
+
+def test_a_subject_still_in_use_keeps_its_token_through_retention(
+    db: Path, key_env: dict[str, str]
+) -> None:
+    clock = Clock(1_780_000_000.0)
+    day = 86_400.0
+    with _open(db, key_env, clock=clock) as vault:
+        first = vault.put(SUBJECT, "input", "long ago")
+        idle = vault.token("idle-subject")
+        clock.now += 300 * day
+        assert vault.token(SUBJECT) == first.token  # decided on again today (token only)
+        cutoff = datetime.fromtimestamp(clock.now - 200 * day, UTC)
+        receipt = vault.expire(cutoff)
+        assert receipt.records == 1  # the old value goes
+        assert receipt.subjects == 1  # the idle subject goes; the active one stays
+        assert vault.token(SUBJECT, create=False) == first.token
+        assert vault.token("idle-subject", create=False) is None
+        assert idle is not None
+        # a use is noted at most once a day: a second lookup the same day writes nothing
+        before = db.stat().st_mtime_ns, (db.parent / f"{db.name}-wal").stat().st_size
+        assert vault.token(SUBJECT) == first.token
+        after = db.stat().st_mtime_ns, (db.parent / f"{db.name}-wal").stat().st_size
+        assert before == after

@@ -243,6 +243,9 @@ class RetentionPayload(Payload):
     """New minimum index served (tlog-tiles pruning)."""
     expired_records: int = 0
     """Vault records shredded by this run."""
+    expired_subjects: int | None = None
+    """Vault subjects (token mappings and data keys) deleted by this run: none of their values
+    left and not used since the cut-off."""
 
 
 class AccessPayload(Payload):

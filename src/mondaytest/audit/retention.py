@@ -51,6 +51,8 @@ class RetentionResult:
     """The minimum index before."""
     expired_records: int
     """Vault values deleted."""
+    expired_subjects: int
+    """Vault subjects (token mappings and data keys) deleted."""
     entry: int | None
     """Index of the ``retention`` entry (None when nothing changed, or a dry run)."""
     below_floor: bool
@@ -65,22 +67,23 @@ def _key_present(log: AuditLog) -> bool:
     return parsed.kind == "env" or Path(parsed.target).exists()
 
 
-def _expire_vault(log: AuditLog, cutoff: datetime) -> int:
-    """Delete the vault's values (and emptied subjects) created before ``cutoff``; return how
-    many values. Expiry goes by creation time and needs no key: without one (a missing key
-    file, a host that holds none) the rows are deleted all the same, never left behind."""
+def _expire_vault(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
+    """Delete the vault's values created before ``cutoff`` and the subjects left empty and
+    unused since; return how many of each. Expiry goes by time and needs no key: without one
+    (a missing key file, a host that holds none) the rows are deleted all the same."""
     if _key_present(log):
-        return log.vault().expire(cutoff).records
+        receipt = log.vault().expire(cutoff)
+        return receipt.records, receipt.subjects
     path = getattr(log.store, "path", None)
     if path is None or not _has_vault_rows(Path(path)):
-        return 0
+        return 0, 0
     store = SQLiteVaultStore(path)
     try:
-        records, _subjects = store.expire(int(cutoff.timestamp() * 1_000_000))
+        counts = store.expire(int(cutoff.timestamp() * 1_000_000))
         store.scrub(10.0)
     finally:
         store.close()
-    return records
+    return counts
 
 
 def _has_vault_rows(path: Path) -> bool:
@@ -122,12 +125,18 @@ def enforce_retention(
     log.flush()
     first_kept = log.store.first_index_since(cutoff_ts)
     target = max(previous, first_kept)
-    expired = 0
+    expired = subjects = 0
     if not dry_run:
-        expired = _expire_vault(log, cutoff)
+        expired, subjects = _expire_vault(log, cutoff)
     entry: int | None = None
-    if not dry_run and (target > previous or expired):
-        payload = {"policy": policy, "min_index": target, "expired_records": expired}
+    if not dry_run and (target > previous or expired or subjects):
+        payload: dict[str, str | int] = {
+            "policy": policy,
+            "min_index": target,
+            "expired_records": expired,
+        }
+        if subjects:
+            payload["expired_subjects"] = subjects
         (entry,) = Sequencer(log.store, log.origin).append(
             [log.draft("retention", payload)], meta={"min_index": str(target)}
         )
@@ -139,6 +148,7 @@ def enforce_retention(
         min_index=target if not dry_run else previous,
         previous_min_index=previous,
         expired_records=expired,
+        expired_subjects=subjects,
         entry=entry,
         below_floor=below_floor,
     )

@@ -366,6 +366,10 @@ class VaultStore(Protocol):
         """The subject with this token."""
         ...
 
+    def touch(self, lookup: bytes, now_us: int, every_us: int) -> None:
+        """Note that the subject is in use now (written at most once per ``every_us``)."""
+        ...
+
     def put(
         self,
         candidate: SubjectRow,
@@ -403,7 +407,7 @@ class VaultStore(Protocol):
         ...
 
     def expire(self, before_us: int) -> tuple[int, int]:
-        """Delete values created before ``before_us``, then subjects created before it that
+        """Delete values created before ``before_us``, then subjects last used before it that
         have no values left; return (values, subjects) deleted."""
         ...
 
@@ -419,7 +423,8 @@ class VaultStore(Protocol):
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS vault_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS vault_subjects (lookup BLOB PRIMARY KEY, "
-    "token TEXT NOT NULL UNIQUE, wrapped_key BLOB NOT NULL, created_us INTEGER NOT NULL)",
+    "token TEXT NOT NULL UNIQUE, wrapped_key BLOB NOT NULL, created_us INTEGER NOT NULL, "
+    "used_us INTEGER)",
     "CREATE TABLE IF NOT EXISTS vault_values (id INTEGER PRIMARY KEY, "
     "token TEXT NOT NULL REFERENCES vault_subjects (token) ON DELETE CASCADE, "
     "field TEXT NOT NULL, commitment TEXT NOT NULL, nonce BLOB NOT NULL, "
@@ -494,6 +499,9 @@ class SQLiteVaultStore:
             with self._write("creating the vault tables") as c:
                 for sql in _SCHEMA:
                     c.execute(sql)
+                columns = {r[1] for r in c.execute("PRAGMA table_info(vault_subjects)")}
+                if "used_us" not in columns:  # a vault made before subjects kept their last use
+                    c.execute("ALTER TABLE vault_subjects ADD COLUMN used_us INTEGER")
         except sqlite3.Error as exc:
             conn.close()
             raise self._error(exc, "opening") from None
@@ -572,6 +580,19 @@ class SQLiteVaultStore:
         )
         return _subject_row(rows[0]) if rows else None
 
+    def touch(self, lookup: bytes, now_us: int, every_us: int) -> None:
+        """Note that the subject is in use, at most once per ``every_us``."""
+        rows = self._read(
+            "reading the vault",
+            "SELECT COALESCE(used_us, created_us) FROM vault_subjects WHERE lookup = ?",
+            [lookup],
+        )
+        if rows and int(rows[0][0]) < now_us - every_us:
+            with self._write("noting a subject's use") as conn:
+                conn.execute(
+                    "UPDATE vault_subjects SET used_us = ? WHERE lookup = ?", (now_us, lookup)
+                )
+
     def subject_by_token(self, token: str) -> SubjectRow | None:
         """The subject with this token."""
         rows = self._read(
@@ -612,6 +633,10 @@ class SQLiteVaultStore:
             else:
                 return None
             rows = build(subject)
+            used = max((r.created_us for r in rows), default=candidate.created_us)
+            conn.execute(
+                "UPDATE vault_subjects SET used_us = ? WHERE lookup = ?", (used, candidate.lookup)
+            )
             conn.executemany(
                 "INSERT INTO vault_values (token, field, commitment, nonce, ciphertext, "
                 "created_us) VALUES (?, ?, ?, ?, ?, ?)",
@@ -693,8 +718,8 @@ class SQLiteVaultStore:
                 "DELETE FROM vault_values WHERE created_us < ?", (before_us,)
             ).rowcount
             subjects = conn.execute(
-                "DELETE FROM vault_subjects WHERE created_us < ? AND NOT EXISTS "
-                "(SELECT 1 FROM vault_values v WHERE v.token = vault_subjects.token)",
+                "DELETE FROM vault_subjects WHERE COALESCE(used_us, created_us) < ? AND NOT "
+                "EXISTS (SELECT 1 FROM vault_values v WHERE v.token = vault_subjects.token)",
                 (before_us,),
             ).rowcount
         return int(values), int(subjects)
@@ -826,6 +851,10 @@ class ErasureReceipt:
         return out
 
 
+_TOUCH_EVERY_US = 86_400 * 1_000_000
+"""A subject's last use is written at most once a day (retention periods are months)."""
+
+
 @dataclass(frozen=True)
 class ExpiryReceipt:
     """What :meth:`Vault.expire` removed for retention."""
@@ -835,7 +864,8 @@ class ExpiryReceipt:
     records: int
     """Vault values deleted."""
     subjects: int
-    """Subjects (and their data keys) deleted because nothing of theirs was left."""
+    """Subjects (and their data keys) deleted: nothing of theirs left, and not used since the
+    cut-off."""
     scrubbed: bool
     """True when the WAL was truncated afterwards."""
 
@@ -1026,6 +1056,8 @@ class Vault:
         lookup = self._lookup(subject)
         found = self.store.subject(lookup)
         if found is not None:
+            # in use: retention must not expire the mapping of someone still being decided on
+            self.store.touch(lookup, self._now_us(), _TOUCH_EVERY_US)
             return found.token
         if not create:
             return None
@@ -1115,7 +1147,7 @@ class Vault:
 
     def expire(self, before: datetime) -> ExpiryReceipt:
         """Retention: delete values created before ``before`` (timezone-aware), and subjects
-        (with their keys) created before it that have nothing left; then scrub the WAL."""
+        (with their keys) not used since it that have nothing left; then scrub the WAL."""
         if not isinstance(before, datetime) or before.tzinfo is None:
             raise InputError("expire() needs a timezone-aware datetime (e.g. in UTC)")
         cutoff = int(before.timestamp() * 1_000_000)
