@@ -78,36 +78,31 @@ def _fast_ok(value: Any, sequences: tuple[type, ...] = (list, tuple), depth: int
     while stack:
         v, d = pop()
         t = type(v)
+        items: Any
         if t is dict:
             if d >= MAX_DEPTH:
                 return False
-            for k, item in v.items():
+            for k in v:
                 if type(k) is not str or not k.isascii():
                     return False
-                ti = type(item)
-                if ti is str or ti is bool or item is None:
-                    continue
-                if ti is int:
-                    if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
-                        continue
-                    return False
-                push((item, d + 1))
-            continue
-        if t in sequences:
+            items = v.values()
+        elif t in sequences:
             if d >= MAX_DEPTH:
                 return False
-            for item in v:
-                ti = type(item)
-                if ti is str or ti is bool or item is None:
-                    continue
-                if ti is int:
-                    if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
-                        continue
-                    return False
-                push((item, d + 1))
+            items = v
+        else:
+            if not _scalar_ok(v):
+                return False
             continue
-        if not _scalar_ok(v):
-            return False
+        for item in items:  # scalars inline; containers go on the stack one level deeper
+            ti = type(item)
+            if ti is str or ti is bool or item is None:
+                continue
+            if ti is int:
+                if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                    continue
+                return False
+            push((item, d + 1))
     return True
 
 
