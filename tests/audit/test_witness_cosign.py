@@ -339,3 +339,63 @@ def test_cosignature_verifier_round_trip() -> None:
     ci = _witness_key("ci.example/witness", [T0])
     assert isinstance(ci.verifier(), CosignatureVerifier)
     assert ci.vkey.split("+")[2].startswith("B")  # type 0x04
+
+
+def test_two_witness_runs_at_once_never_move_the_saved_checkpoint_back(
+    log_config: LogConfig, tmp_path: Path
+) -> None:
+    import threading
+
+    from mondaytest.audit import witness as w
+
+    directory = tmp_path / "wit"
+    paused, resume = threading.Event(), threading.Event()
+    real = w.open_checkpoint
+
+    def slow_open(note: bytes, *args: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "slow" and not paused.is_set():
+            paused.set()
+            resume.wait(10)
+        return real(note, *args, **kwargs)  # type: ignore[arg-type]
+
+    results: dict[str, int] = {}
+
+    def run(name: str) -> None:
+        store = open_store(log_config.store_url)
+        try:
+            results[name] = w.witness(
+                store, log_config.verifiers(), ORIGIN, directory, commit=False
+            ).current.size
+        finally:
+            store.close()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(w, "open_checkpoint", slow_open)
+        slow = threading.Thread(target=run, args=("slow",), name="slow")
+        slow.start()
+        assert paused.wait(10)  # the slow run holds the directory and read size 10
+        with open_log(log_config) as log:  # the log moves on
+            log.append_drafts([log.draft("decision", {"decision": "triage"})] * 3)
+            log.checkpoint()
+        fast = threading.Thread(target=run, args=("fast",), name="fast")
+        fast.start()  # waits for the slow run instead of racing it
+        resume.set()
+        slow.join(10)
+        fast.join(10)
+    assert results == {"slow": 10, "fast": 13}
+    saved = peek_checkpoint(witness_file(directory, ORIGIN).read_bytes())
+    assert saved.size == 13
+
+
+def test_a_damaged_witness_file_is_named_with_how_to_restore_it(
+    log_config: LogConfig, tmp_path: Path
+) -> None:
+    path = _witness(log_config, tmp_path / "w", None)
+    path.write_bytes(path.read_bytes().replace(b"\n\n", b"\n", 1))
+    store = open_store(log_config.store_url)
+    try:
+        with pytest.raises(InputError, match=r"the witnessed checkpoint .*git checkout") as err:
+            witness(store, log_config.verifiers(), ORIGIN, tmp_path / "w", commit=False)
+    finally:
+        store.close()
+    assert str(path) in str(err.value)

@@ -543,3 +543,49 @@ def test_unusual_entry_targets_and_huge_inputs_are_input_errors(
     huge.write_bytes(b"x" * (3 << 20))
     assert main(["audit", "verify", str(huge)]) == 2
     assert "larger than" in capsys.readouterr().err
+
+
+def test_keygen_never_swaps_the_log_key_of_a_fresh_clone(
+    proj: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey = _keygen(capsys)
+    key = proj.parent / ".monday" / "keys" / "audit.key"
+    key.unlink()  # a fresh clone: the key is git-ignored, the vkey is in monday.yaml
+    before = proj.read_bytes()
+    assert main(["audit", "keygen"]) == 2
+    err = capsys.readouterr().err
+    assert "private key file" in err
+    assert "is missing" in err
+    assert "rotate-key" in err
+    assert not key.exists()
+    assert proj.read_bytes() == before
+    assert vkey in before.decode()
+
+
+def test_keygen_keeps_crlf_line_ends(proj: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj.write_bytes(proj.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    lines_before = proj.read_bytes().count(b"\r\n")
+    _keygen(capsys)
+    data = proj.read_bytes()
+    assert data.count(b"\r\n") == lines_before + 1  # one line added, every line still CRLF
+    assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_a_private_key_anywhere_in_a_key_reference_is_never_echoed(
+    proj: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mondaytest.audit.note import Ed25519Signer, format_signer_key
+
+    secret = format_signer_key(Ed25519Signer.generate("ci.example.com/witness"))
+    tail = secret.rsplit("+", 1)[-1]
+    for ref in (f"env:{secret}", f"file:{secret}", f"'{secret}'"):
+        code = main(["audit", "witness", "--key", ref, "--no-git"])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert tail not in captured.out + captured.err
+    text = proj.read_text().replace("key: file:.monday/keys/audit.key", f"key: 'file:{secret}'")
+    proj.write_text(text)
+    assert main(["spec", "validate"]) == 2
+    captured = capsys.readouterr()
+    assert "holds a private key" in captured.out + captured.err
+    assert tail not in captured.out + captured.err

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from mondaytest._util.files import write_atomic
 from mondaytest._util.git import run_git
 from mondaytest.audit.keys import (
     check_signer_matches,
@@ -76,6 +77,17 @@ def keygen(
             f"${ref.target}",
         )
     path = Path(ref.target)
+    if recorded_vkey is not None and not path.exists() and not force:
+        # a fresh clone: the key is git-ignored, the vkey is in the contract. A new key here
+        # would not match the log it signs for.
+        raise InputError(
+            f"the contract records the log's key ({recorded_vkey.split('+')[1]}…), but its "
+            f"private key file {path} is missing; a new key would not match the log",
+            hint="restore the key file from where you keep secrets; to change the log's key, "
+            "use `monday audit rotate-key` (--force makes a new key anyway: right only for a "
+            "log with no entries, an existing log would no longer verify)",
+            field="audit.key",
+        )
     signer, created = _reuse_or_create(
         path,
         origin,
@@ -267,7 +279,8 @@ def record_vkey(spec_path: Path, vkey: str) -> None:
 
     from mondaytest.spec.yamlfile import round_trip_yaml
 
-    text = spec_path.read_text("utf-8")
+    with spec_path.open("r", encoding="utf-8", newline="") as fh:  # keep CRLF line ends as they are
+        text = fh.read()
     doc = round_trip_yaml().load(text)
     audit = doc.get("audit") if isinstance(doc, CommentedMap) else None
     if not isinstance(audit, CommentedMap):
@@ -306,7 +319,7 @@ def record_vkey(spec_path: Path, vkey: str) -> None:
     check = round_trip_yaml().load(new_text)
     if check.get("audit", {}).get("vkey") != vkey:  # pragma: no cover - defensive
         raise ConfigError(f"could not record the vkey in {spec_path}", field="audit.vkey")
-    spec_path.write_text(new_text, encoding="utf-8")
+    write_atomic(spec_path, new_text.encode("utf-8"), hint="check that monday.yaml is writable")
 
 
 def _last_line(node: object) -> int:

@@ -92,7 +92,7 @@ def vkey_of(signer: Ed25519Signer) -> str:
 
 def parse_key_ref(ref: str, base_dir: Path | str | None = None) -> KeyRef:
     """Parse ``file:PATH`` or ``env:VAR``; a relative path is resolved against ``base_dir``."""
-    if ref.strip().startswith("PRIVATE+KEY+"):
+    if "PRIVATE+KEY+" in ref:  # a key pasted where its reference belongs, in any form
         # Never repeat the secret in an error message.
         raise KeyFileError(
             PRIVATE_KEY_MISUSE,

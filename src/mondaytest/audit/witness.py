@@ -27,9 +27,14 @@ audit verify --policy`` counts them: it stands on the newest checkpoint that mee
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import os
 import re
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +123,51 @@ def witness(
             hint="a witness key is named after the witness, e.g. ci.example.com/witness; make "
             "one with `monday audit keygen --witness --name NAME --out FILE`",
         )
+    with _directory_lock(directory):  # one witness run at a time per directory
+        return _witness_locked(store, verifiers, origin, directory, commit, cosigner)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` for the witness directory, held for a whole run: two runs at once
+    would each check against the same saved checkpoint and the slower one could save an older
+    checkpoint over a newer one. The lock file lives in the temporary directory, named after
+    the witness directory's path, so nothing is created in it before the checks pass."""
+    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:24]
+    lock = Path(tempfile.gettempdir()) / f"monday-witness-{key}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # pragma: no cover - the temporary directory is writable
+        raise StoreError(f"cannot take the witness lock {lock}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _saved(path: Path, verifiers: Sequence[NoteVerifier], origin: str) -> Checkpoint:
+    """The checkpoint saved at ``path``; its problems are named as the saved file's."""
+    try:
+        return open_checkpoint(path.read_bytes(), verifiers, origin=origin)
+    except (CheckFailed, InputError) as exc:
+        raise type(exc)(
+            f"the witnessed checkpoint {path}: {exc.message}",
+            hint=f"restore it from git (`git checkout -- {path}`), never delete it; "
+            "it is what a rewritten log is caught against",
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the witnessed checkpoint {path}: {exc.strerror}") from None
+
+
+def _witness_locked(
+    store: AuditStore,
+    verifiers: Sequence[NoteVerifier],
+    origin: str,
+    directory: Path,
+    commit: bool,
+    cosigner: CosignatureSigner | None,
+) -> WitnessResult:
     latest = store.latest_checkpoint()
     if latest is None:
         raise InputError(
@@ -127,7 +177,7 @@ def witness(
     path = witness_file(directory, origin)
     previous: Checkpoint | None = None
     if path.is_file():
-        previous = open_checkpoint(path.read_bytes(), verifiers, origin=origin)
+        previous = _saved(path, verifiers, origin)
         if previous.size > current.size:
             raise CheckFailed(
                 f"the log's newest checkpoint (size {current.size}) is older than the witnessed "

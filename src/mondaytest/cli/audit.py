@@ -997,9 +997,11 @@ def witness_cmd(
         config.store_url, base_dir=config.base_dir, source=store_source(store)
     )
     try:
+        from mondaytest.audit.verify import follow_rotations
+
         result = witness(
             handle,
-            config.verifiers(),
+            follow_rotations(handle, config.verifiers(), config.origin),  # across rotations
             config.origin,
             directory,
             commit=not no_git,

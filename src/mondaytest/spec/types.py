@@ -92,6 +92,11 @@ _SECRET_RE = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
 
 
 def _check_secret(value: str) -> str:
+    if "PRIVATE+KEY+" in value:  # a key pasted in (never repeated in the message)
+        raise ValueError(
+            "this holds a private key: secrets are never written into monday.yaml — save the "
+            "key to a file and write file:PATH, or put it in an environment variable (env:VAR)"
+        )
     if not _SECRET_RE.match(value):
         raise ValueError(
             "secrets are never written into monday.yaml — refer to them as env:VAR_NAME or "
