@@ -561,12 +561,12 @@ class AuditLog:
         writer = self._writer
         if writer is None or not writer.has_async_error:
             return
-        error = writer.take_async_error()
+        error, lost = writer.take_async_failure()
         if error is None:
             return
         if self.config.fail_mode == "closed":
             raise error
-        self._write_failed(error, 1)
+        self._write_failed(error, max(lost, 1))
 
     def _write_failed(self, exc: MondayError, count: int) -> list[int | None]:
         if self.config.fail_mode == "closed":
@@ -726,16 +726,27 @@ class AuditLog:
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Commit what is queued, publish a final checkpoint and close the store."""
+        """Commit what is queued, publish a final checkpoint and close the store.
+
+        In ``fail_mode: open``, a gap of lost entries not recorded yet is written as its
+        ``fail_open`` entry first (logged as an error when even that fails)."""
         if self._closed:
             return
-        self._closed = True
         writer = self._writer
         try:
+            if writer is not None and self._gap is not None:
+                self._close_gap()
+                if self._gap is not None:
+                    log.error(
+                        "audit log closed with %d entries lost and no fail_open entry for them",
+                        self._gap[0],
+                    )
+            self._closed = True
             if writer is not None:
                 writer.close()
                 self._raise_async_error()
         finally:
+            self._closed = True
             if self._vault is not None:
                 self._vault.close()
             self.store.close()

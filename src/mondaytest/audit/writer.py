@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import logging
 import threading
 import time
@@ -186,6 +187,7 @@ class Submission:
     __slots__ = (
         "_futures",
         "_latch",
+        "_prev",
         "_published",
         "_sequenced_flag",
         "_taken",
@@ -210,6 +212,7 @@ class Submission:
         self._waker = waker
         self._futures: list[asyncio.Future[None]] = []
         self._taken = False  # the writer took it off its queue (under the writer's lock)
+        self._prev: Submission | None = None  # the part before it of one call, if cut
 
     def _set_sequenced(self) -> None:
         """Committed (or failed): wake whoever waits for the commit."""
@@ -335,6 +338,8 @@ class Writer:
         self._queued = 0  # entries queued
         self._last: Submission | None = None  # the last submission
         self._async_error: MondayError | None = None  # first failure of an async entry
+        self._async_lost = 0  # async entries lost since the failure was last taken
+        self._current: list[Submission] = []  # the batch being committed
         self._thread = threading.Thread(target=self._run, name="monday-audit-writer", daemon=True)
         self._thread.start()
 
@@ -368,6 +373,8 @@ class Writer:
                 Submission(items[i : i + MAX_SUBMISSION], mode, waker)
                 for i in range(0, len(items), MAX_SUBMISSION)
             ]
+            for before, after in itertools.pairwise(subs):
+                after._prev = before  # a part whose predecessor failed is not written either
         if waker is not None:
             for sub in subs:
                 sub.add_waiter()
@@ -421,9 +428,15 @@ class Writer:
 
     def take_async_error(self) -> MondayError | None:
         """The first failure of an ``async`` entry since the last call (then cleared)."""
+        return self.take_async_failure()[0]
+
+    def take_async_failure(self) -> tuple[MondayError | None, int]:
+        """The first failure of an ``async`` entry since the last call and how many ``async``
+        entries were lost since (then both cleared)."""
         with self._cond:
             error, self._async_error = self._async_error, None
-        return error
+            lost, self._async_lost = self._async_lost, 0
+        return error, lost
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every entry submitted so far is committed (or failed)."""
@@ -440,12 +453,19 @@ class Writer:
             self._force = True
             self._cond.notify_all()
 
-    def close(self, timeout: float | None = 60.0) -> None:
-        """Commit what is queued, publish a final checkpoint, stop the thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Commit what is queued, publish a final checkpoint, stop the thread (waiting for it:
+        the store must not be closed under a writer still committing). Raises
+        :class:`StoreError` when ``timeout`` passes first."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise StoreError(
+                f"the audit writer did not finish within {timeout} s (the store is busy)",
+                hint="entries still queued are committed when the writer gets the store",
+            )
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -462,7 +482,8 @@ class Writer:
     def _stop(self, error: MondayError) -> None:
         with self._cond:
             self._fatal = error
-            pending = [*self._queue, *self._awaiting]
+            pending = [*self._current, *self._queue, *self._awaiting]
+            self._current = []
             self._queue.clear()
             self._queued = 0
             self._awaiting.clear()
@@ -477,7 +498,9 @@ class Writer:
             if batch is None:
                 break
             if batch:
+                self._current = batch  # failed by _stop if the commit crashes
                 self._commit(batch)
+                self._current = []
             self._maybe_publish(final=False)
         self._maybe_publish(final=True)
         if self._awaiting:  # the final checkpoint failed: no later one of ours will cover them
@@ -539,15 +562,28 @@ class Writer:
         return max(0.0, self.settings.republish_interval - since)
 
     def _commit(self, batch: list[Submission]) -> None:
+        if any(q._prev is not None and q._prev.error is not None for q in batch):
+            kept = []
+            for q in batch:
+                failed = q._prev.error if q._prev is not None else None
+                if failed is not None:
+                    q._fail(failed)  # the call's earlier part failed: no hole in the middle
+                else:
+                    kept.append(q)
+            if not kept:
+                return
+            batch = kept
         drafts = batch[0].drafts if len(batch) == 1 else [d for q in batch for d in q.drafts]
         try:
             indexes = self._sequencer.append(drafts)
         except MondayError as exc:
             for q in batch:
                 q._fail(exc)
-            if any(q.mode == "async" for q in batch):
+            lost = sum(len(q.drafts) for q in batch if q.mode == "async")
+            if lost:
                 with self._cond:
                     self._async_error = self._async_error or exc
+                    self._async_lost += lost
             return
         pos = 0
         for q in batch:
@@ -570,33 +606,48 @@ class Writer:
         work = self._work_pending()
         if final and not work:
             return
-        if not final:
-            wait_for = s.checkpoint_interval if work else s.republish_interval
-            if now - self._last_publish < wait_for:
-                return
-            latest = self.store.latest_checkpoint()
-            if latest is not None and latest.created_at > self._last_publish:
-                # another process published since we last looked: respect the interval
-                self._last_publish = latest.created_at
-                self._resolve(latest.size)
-                if now - latest.created_at < wait_for and not self._force:
-                    return
         try:
+            if not final:
+                wait_for = s.checkpoint_interval if work else s.republish_interval
+                if now - self._last_publish < wait_for:
+                    return
+                latest = self.store.latest_checkpoint()
+                if latest is not None and latest.created_at > self._last_publish:
+                    # another process published since we last looked: respect the interval
+                    self._last_publish = latest.created_at
+                    self._resolve(latest.size)
+                    if now - latest.created_at < wait_for and not self._force:
+                        return
             made = publish_checkpoint(
                 self.store, self.origin, self.signers, republish=self._force or not work
             )
+            covered = made if made is not None else self.store.latest_checkpoint()
         except IntegrityError:
             raise
-        except MondayError as exc:
+        except MondayError as exc:  # a store that failed once may work again: retry later
             log.warning("audit checkpoint failed (will retry): %s", exc)
             self._last_publish = now
+            self._fail_awaiting(exc)
             return
         self._force = False
         self._uncovered = False
         self._last_publish = made.created_at if made is not None else now
-        covered = made if made is not None else self.store.latest_checkpoint()
         if covered is not None:
             self._resolve(covered.size)
+
+    def _fail_awaiting(self, exc: MondayError) -> None:
+        """A checkpoint could not be stored: the ``published`` waiters learn it now (their
+        entries are committed) instead of waiting for one that may never come."""
+        if not self._awaiting:
+            return
+        error = StoreError(
+            f"the entries are committed, but no signed checkpoint covers them yet: {exc.message}",
+            hint="a later checkpoint will cover them (`monday audit checkpoint`); "
+            + (exc.hint or ""),
+        )
+        awaiting, self._awaiting = self._awaiting, []
+        for q in awaiting:
+            q._fail(error)
 
     def _resolve(self, size: int) -> None:
         keep: list[Submission] = []
