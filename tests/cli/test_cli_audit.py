@@ -589,3 +589,31 @@ def test_a_private_key_anywhere_in_a_key_reference_is_never_echoed(
     captured = capsys.readouterr()
     assert "holds a private key" in captured.out + captured.err
     assert tail not in captured.out + captured.err
+
+
+def test_an_interrupted_rotation_finish_is_completed_by_running_it_again(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mondaytest.audit.rotation as rotation
+
+    _keygen(capsys)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "t"}}\n')
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "rotate-key"]) == 0
+    capsys.readouterr()
+
+    def unwritable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rotation, "record_vkey", unwritable)
+        assert main(["audit", "rotate-key", "--finish"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "finish entry" in err
+    assert "the new vkey is" in err
+    assert "run `monday audit rotate-key --finish` again" in err
+    assert main(["audit", "rotate-key", "--finish"]) == 0
+    assert "completed the interrupted rotation" in capsys.readouterr().out
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "t"}}\n')
+    assert main(["audit", "append"]) == 0  # signs with the new key, which the contract names
+    assert main(["audit", "fsck"]) == 0

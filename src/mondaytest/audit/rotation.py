@@ -32,7 +32,7 @@ from mondaytest.audit.log import LogConfig, next_key_file, open_log
 from mondaytest.audit.note import Ed25519Signer
 from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.store.interface import StoredCheckpoint
-from mondaytest.errors import ConfigError, InputError
+from mondaytest.errors import ConfigError, InputError, MondayError
 
 __all__ = ["RotationResult", "next_key_path", "rotate_finish", "rotate_start"]
 
@@ -102,8 +102,46 @@ def rotate_start(config: LogConfig, *, reason: str = "scheduled") -> RotationRes
     return RotationResult(old.vkey, new.vkey, entry, cp)
 
 
-def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult:
-    """Log the end of the rotation, swap the key files and record the new vkey."""
+def _resume_finish(config: LogConfig, spec_path: Path | None) -> bool:
+    """Complete a ``--finish`` that was interrupted after its entry was logged: the key files
+    were (partly) swapped but the contract still names the old vkey. True when it did."""
+    current, nxt = _key_path(config), next_key_path(config)
+    if not current.exists() and nxt.exists():  # stopped between the two renames
+        nxt.replace(current)
+    if nxt.exists() or not current.exists() or spec_path is None:
+        return False
+    key = load_signer(f"file:{current}")
+    if key.vkey == config.vkey:
+        return False
+    with open_log(config, readonly=True) as log:
+        rows = log.store.search(kind="key_rotation", limit=1)
+    last = log_payload(rows[0].body) if rows else {}
+    if last.get("phase") != "finish" or last.get("new_vkey") != key.vkey:
+        return False
+    record_vkey(spec_path, key.vkey)
+    return True
+
+
+def log_payload(body: bytes) -> dict[str, object]:
+    """The payload of a stored entry (empty when it cannot be read)."""
+    from mondaytest.audit.entries import EntryFormatError, decode_entry
+
+    try:
+        return dict(decode_entry(body, full_check=False).payload)
+    except EntryFormatError:
+        return {}
+
+
+def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult | None:
+    """Log the end of the rotation, swap the key files and record the new vkey.
+
+    Returns None when it only completed a ``--finish`` interrupted after its entry was logged
+    (the key files swapped, the contract not updated yet)."""
+    try:
+        if _resume_finish(config, spec_path):
+            return None
+    except OSError as exc:
+        raise InputError(f"cannot complete the interrupted rotation: {exc.strerror}") from None
     nxt = next_key_path(config)
     if not nxt.exists():
         raise InputError(
@@ -121,8 +159,17 @@ def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult:
     assert cp is not None
     current = _key_path(config)
     retired = current.with_name(f"{current.name}.retired-{old.key_id.hex()}")
-    current.replace(retired)
-    nxt.replace(current)
-    if spec_path is not None:
-        record_vkey(spec_path, new.vkey)
+    try:
+        current.replace(retired)
+        nxt.replace(current)
+        if spec_path is not None:
+            record_vkey(spec_path, new.vkey)
+    except (OSError, MondayError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc.message
+        raise InputError(
+            f"the rotation's finish entry {entry} is logged, but the key files or monday.yaml "
+            f"could not be updated ({reason}); the new vkey is {new.vkey}",
+            hint="fix the cause and run `monday audit rotate-key --finish` again: it completes "
+            "what is left",
+        ) from None
     return RotationResult(old.vkey, new.vkey, entry, cp, retired)

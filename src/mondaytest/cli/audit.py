@@ -1189,10 +1189,19 @@ def rotate_key_cmd(
     out = state.console()
     if finish:
         result = rotate_finish(config, loaded.path)
+        if result is None:
+            out.print(
+                f"✓ completed the interrupted rotation: audit.vkey updated in {loaded.path.name} "
+                "(the finish entry was already logged and the key files swapped). Restart every "
+                "process that writes to the log so it signs with the new key.",
+                markup=False,
+            )
+            return
         out.print(
             f"✓ rotation finished at entry {result.entry}: checkpoints are now signed by "
             f"{result.new_vkey} only; audit.vkey updated in {loaded.path.name}; old key kept "
-            f"as {result.retired_key}",
+            f"as {result.retired_key}. Restart every process that writes to the log: a writer "
+            "keeps the key it was opened with",
             markup=False,
         )
         return
@@ -1200,7 +1209,8 @@ def rotate_key_cmd(
     out.print(
         f"✓ rotation started at entry {result.entry}: checkpoints are signed by both keys.\n"
         f"  new vkey: {result.new_vkey}\n"
-        "  give it to every verifier, then run `monday audit rotate-key --finish`",
+        "  give it to every verifier, restart the processes that write to the log (a writer "
+        "keeps the keys it was opened with), then run `monday audit rotate-key --finish`",
         markup=False,
     )
 
