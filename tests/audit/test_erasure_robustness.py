@@ -164,3 +164,23 @@ def test_erase_and_retention_refuse_a_store_that_does_not_exist(
     assert main(["audit", "erase", "someone", "--store", missing]) == 2
     assert main(["audit", "retention", "--store", missing]) == 2
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_dry_run_says_what_retention_would_expire_and_changes_nothing(
+    vconfig: LogConfig,
+) -> None:
+    with open_log(vconfig) as log:
+        log.decision(decision="t", subject_id="s-1", raw={"input": RAW, "output": "o"})
+        log.decision(decision="t", subject_id="s-2", raw={"input": RAW})
+        size = log.size()
+    later = datetime.now(UTC) + timedelta(days=7 * 366 + 2)
+    with open_log(vconfig) as log:
+        preview = enforce_retention(log, now=later, dry_run=True)
+        assert (preview.expired_records, preview.expired_subjects) == (3, 2)
+        assert preview.min_index > preview.previous_min_index
+        assert preview.entry is None
+        assert log.size() == size
+        assert _vault_rows(vconfig) == 3
+        done = enforce_retention(log, now=later)
+    assert (done.expired_records, done.expired_subjects) == (3, 2)
+    assert done.min_index == preview.min_index

@@ -337,6 +337,14 @@ def test_erase_backup_retention_through_the_cli(
     assert "dry run" in capsys.readouterr().out
     assert main(["audit", "retention"]) == 0
     assert "nothing is past it" in capsys.readouterr().out
+    with open_log(load_spec(proj)) as log:
+        log.decision(decision="triage", subject_id="cust-10", raw={"input": "…"})
+    _stdin(monkeypatch, "cust-10\n")
+    assert main(["audit", "erase", "-", "--legal-basis", "DSAR-8"]) == 0  # the id from stdin
+    assert "erased 1 vault record(s)" in capsys.readouterr().out
+    _stdin(monkeypatch, "")
+    assert main(["audit", "erase", "-"]) == 2
+    assert "no subject id on stdin" in capsys.readouterr().err
 
 
 def test_verify_a_receipt_under_a_witness_policy(

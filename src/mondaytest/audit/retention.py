@@ -46,13 +46,13 @@ class RetentionResult:
     cutoff: str
     """Everything recorded before this instant (RFC 3339 UTC) is past retention."""
     min_index: int
-    """The log's minimum index now."""
+    """The log's minimum index now (after a dry run: what it would become)."""
     previous_min_index: int
     """The minimum index before."""
     expired_records: int
-    """Vault values deleted."""
+    """Vault values deleted (after a dry run: that would be deleted)."""
     expired_subjects: int
-    """Vault subjects (token mappings and data keys) deleted."""
+    """Vault subjects (token mappings and data keys) deleted (or that would be)."""
     entry: int | None
     """Index of the ``retention`` entry (None when nothing changed, or a dry run)."""
     below_floor: bool
@@ -84,6 +84,30 @@ def _expire_vault(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
     finally:
         store.close()
     return counts
+
+
+def _count_expiring(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
+    """How many vault values and subjects retention would delete (read only, no key)."""
+    path = getattr(log.store, "path", None)
+    if path is None or not _has_vault_rows(Path(path)):
+        return 0, 0
+    before = int(cutoff.timestamp() * 1_000_000)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        values = conn.execute(
+            "SELECT COUNT(*) FROM vault_values WHERE created_us < ?", (before,)
+        ).fetchone()[0]
+        subjects = conn.execute(
+            "SELECT COUNT(*) FROM vault_subjects s WHERE COALESCE(s.used_us, s.created_us) < ? "
+            "AND NOT EXISTS (SELECT 1 FROM vault_values v WHERE v.token = s.token "
+            "AND v.created_us >= ?)",
+            (before, before),
+        ).fetchone()[0]
+    except sqlite3.Error:
+        return 0, 0
+    finally:
+        conn.close()
+    return int(values), int(subjects)
 
 
 def _has_vault_rows(path: Path) -> bool:
@@ -128,6 +152,8 @@ def enforce_retention(
     expired = subjects = 0
     if not dry_run:
         expired, subjects = _expire_vault(log, cutoff)
+    else:
+        expired, subjects = _count_expiring(log, cutoff)
     entry: int | None = None
     if not dry_run and (target > previous or expired or subjects):
         payload: dict[str, str | int] = {
@@ -145,7 +171,7 @@ def enforce_retention(
     return RetentionResult(
         policy=policy,
         cutoff=cutoff_ts,
-        min_index=target if not dry_run else previous,
+        min_index=target,
         previous_min_index=previous,
         expired_records=expired,
         expired_subjects=subjects,

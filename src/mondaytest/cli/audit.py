@@ -1217,7 +1217,13 @@ def rotate_key_cmd(
 
 @app.command("erase")
 def erase_cmd(
-    subject: Annotated[str, typer.Argument(help="The person's id as the application knows it.")],
+    subject: Annotated[
+        str,
+        typer.Argument(
+            help="The person's id as the application knows it; - reads it from stdin (so it "
+            "stays out of the process list and the shell history)."
+        ),
+    ],
     legal_basis: Annotated[
         str | None,
         typer.Option(
@@ -1228,6 +1234,12 @@ def erase_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Erase a person's vault material (GDPR Art. 17) and record an erasure entry."""
+    if subject == "-":
+        subject = sys.stdin.readline().strip()
+        if not subject:
+            raise InputError(
+                "no subject id on stdin", hint="e.g. printf '%s\\n' \"$ID\" | monday audit erase -"
+            )
     with _open_existing(spec, store, readonly=False) as log:
         idx, records = log.erase(subject, legal_basis_ref=legal_basis)
     state.console().print(
@@ -1290,8 +1302,10 @@ def retention_cmd(
         )
     if dry_run:
         out.print(
-            f"retention {result.policy}: entries before {result.cutoff} are past it; "
-            f"minimum index stays {result.previous_min_index} (dry run)"
+            f"retention {result.policy}: entries before {result.cutoff} are past it; the minimum "
+            f"index would go {result.previous_min_index} → {result.min_index}, "
+            f"{result.expired_records} vault record(s) and {result.expired_subjects} subject(s) "
+            "would expire (dry run: nothing changed)"
         )
     elif result.entry is None:
         out.print(
