@@ -63,7 +63,7 @@ from mondaytest.errors import InputError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this code writes."""
 
 _NODE_CACHE = 1 << 16
@@ -89,6 +89,14 @@ _MIGRATIONS: list[tuple[int, str, list[str]]] = [
         2,
         "checkpoints by size (cosigning an older checkpoint)",
         ["CREATE INDEX IF NOT EXISTS checkpoints_size ON checkpoints (size, seq)"],
+    ),
+    (
+        3,
+        "state changes by kind (decisions are not indexed: nothing added to their writes)",
+        [
+            "CREATE INDEX IF NOT EXISTS entries_state_kind ON entries (kind, idx) "
+            "WHERE type = 'state_change'"
+        ],
     ),
 ]
 
@@ -842,6 +850,8 @@ class SQLiteStore:
         if kind is not None:
             where.append("kind = ?")
             params.append(kind)
+            if kind != "decision":  # lets SQLite use the state changes' partial index
+                where.append("type = 'state_change'")
         if text is not None:
             where.append("instr(body, ?) > 0")
             params.append(text.encode("utf-8"))
