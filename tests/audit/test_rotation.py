@@ -86,3 +86,31 @@ def test_rotation_misuse(tmp_path: Path) -> None:
         rotate_start(config)
     with pytest.raises(InputError, match="rotate-key works on key files"):
         rotate_start(replace(config, key="env:SOME_KEY"))
+
+
+def test_a_writer_opened_before_the_rotation_signs_nothing_with_the_retired_key(
+    tmp_path: Path,
+) -> None:
+    from mondaytest.audit.publisher import KeyRetired
+
+    config = make_config(tmp_path)
+    _append(config, 2)
+    running = open_log(config)  # an application's writer, opened before the rotation
+    try:
+        running.decision(decision="before")
+        rotate_start(config)
+        finished = rotate_finish(config, None)
+        assert finished is not None
+        running.decision(decision="after")  # committed: sequencing needs no key
+        with pytest.raises(KeyRetired, match="signs with the retired key"):
+            running.checkpoint()
+        store = open_store(config.store_url)
+        try:
+            latest = store.latest_checkpoint()
+            assert latest is not None
+            new_only = [parse_vkey(finished.new_vkey)]
+            open_checkpoint(latest.note, new_only, origin=ORIGIN)  # the newest: new key only
+        finally:
+            store.close()
+    finally:
+        running.close()

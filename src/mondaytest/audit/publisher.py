@@ -21,6 +21,7 @@ stored on it (``monday audit cosign``), so the newest checkpoint does not lose i
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 
@@ -34,14 +35,42 @@ from mondaytest.audit.merkle import (
 )
 from mondaytest.audit.note import NoteSigner
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
-from mondaytest.errors import CheckFailed
+from mondaytest.errors import CheckFailed, ConfigError
 
-__all__ = ["IntegrityError", "publish_checkpoint", "verify_extension"]
+__all__ = ["IntegrityError", "KeyRetired", "publish_checkpoint", "verify_extension"]
 
 
 class IntegrityError(CheckFailed):
     """The stored tree does not match its own entries or its signed checkpoints: nothing is
     signed, and the log must be investigated (``monday audit fsck``)."""
+
+
+class KeyRetired(ConfigError):  # noqa: N818 - reads as a state
+    """The log's key was rotated and this process signs with the retired one: nothing is
+    signed; restart the process so it loads the new key."""
+
+
+def _refuse_retired_keys(store: AuditStore, signers: Sequence[NoteSigner]) -> None:
+    """Raise :class:`KeyRetired` when the log's newest ``key_rotation`` entry finished a
+    rotation to a key that is not among ``signers`` (a process opened before the rotation)."""
+    rows = store.search(kind="key_rotation", limit=1)
+    if not rows:
+        return
+    try:
+        fields = json.loads(rows[0].body)
+    except ValueError:
+        return  # an unreadable entry is fsck's to report
+    payload = fields.get("payload") if isinstance(fields, dict) else None
+    if not isinstance(payload, dict) or payload.get("phase") != "finish":
+        return
+    new = payload.get("new_vkey")
+    ours = {getattr(s, "vkey", None) for s in signers}
+    if isinstance(new, str) and new not in ours:
+        raise KeyRetired(
+            f"the log's key was rotated (entry {rows[0].idx}) and this process signs with the "
+            "retired key: no checkpoint is signed with it",
+            hint="restart the process so it loads the new key (audit.key)",
+        )
 
 
 class _Uncached:
@@ -118,6 +147,7 @@ def publish_checkpoint(
     size and ``republish`` is false. Raises :class:`IntegrityError` instead of signing anything
     that does not verify.
     """
+    _refuse_retired_keys(store, signers)
     with store.snapshot():
         old = store.latest_checkpoint()
         size = store.size()

@@ -39,7 +39,7 @@ from typing import Literal, Protocol
 
 from mondaytest.audit.entries import EntryDraft
 from mondaytest.audit.note import NoteSigner
-from mondaytest.audit.publisher import IntegrityError, publish_checkpoint
+from mondaytest.audit.publisher import IntegrityError, KeyRetired, publish_checkpoint
 from mondaytest.audit.sequencer import Sequencer
 from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import MondayError, StoreError
@@ -622,8 +622,8 @@ class Writer:
                 self.store, self.origin, self.signers, republish=self._force or not work
             )
             covered = made if made is not None else self.store.latest_checkpoint()
-        except IntegrityError:
-            raise
+        except (IntegrityError, KeyRetired):
+            raise  # the writer stops: nothing more is signed by it
         except MondayError as exc:  # a store that failed once may work again: retry later
             log.warning("audit checkpoint failed (will retry): %s", exc)
             self._last_publish = now
