@@ -21,11 +21,11 @@ stored on it (``monday audit cosign``), so the newest checkpoint does not lose i
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 
 from mondaytest.audit.checkpoint import Checkpoint, carry_cosignatures, sign_checkpoint
+from mondaytest.audit.entries import EntryFormatError, decode_entry
 from mondaytest.audit.merkle import (
     CompactRange,
     ProofError,
@@ -37,7 +37,13 @@ from mondaytest.audit.note import NoteSigner
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, ConfigError
 
-__all__ = ["IntegrityError", "KeyRetired", "publish_checkpoint", "verify_extension"]
+__all__ = [
+    "IntegrityError",
+    "KeyRetired",
+    "newest_key_rotation",
+    "publish_checkpoint",
+    "verify_extension",
+]
 
 
 class IntegrityError(CheckFailed):
@@ -50,25 +56,30 @@ class KeyRetired(ConfigError):  # noqa: N818 - reads as a state
     signed; restart the process so it loads the new key."""
 
 
+def newest_key_rotation(store: AuditStore) -> dict[str, object] | None:
+    """The payload of the log's newest ``key_rotation`` entry (None when there is none or it
+    cannot be read: fsck reports that)."""
+    rows = store.search(kind="key_rotation", limit=1)
+    if not rows:
+        return None
+    try:
+        return dict(decode_entry(rows[0].body, full_check=False).payload)
+    except EntryFormatError:
+        return None
+
+
 def _refuse_retired_keys(store: AuditStore, signers: Sequence[NoteSigner]) -> None:
     """Raise :class:`KeyRetired` when the log's newest ``key_rotation`` entry finished a
     rotation to a key that is not among ``signers`` (a process opened before the rotation)."""
-    rows = store.search(kind="key_rotation", limit=1)
-    if not rows:
-        return
-    try:
-        fields = json.loads(rows[0].body)
-    except ValueError:
-        return  # an unreadable entry is fsck's to report
-    payload = fields.get("payload") if isinstance(fields, dict) else None
-    if not isinstance(payload, dict) or payload.get("phase") != "finish":
+    payload = newest_key_rotation(store)
+    if payload is None or payload.get("phase") != "finish":
         return
     new = payload.get("new_vkey")
     ours = {getattr(s, "vkey", None) for s in signers}
     if isinstance(new, str) and new not in ours:
         raise KeyRetired(
-            f"the log's key was rotated (entry {rows[0].idx}) and this process signs with the "
-            "retired key: no checkpoint is signed with it",
+            "the log's key was rotated and this process signs with the retired key: no "
+            "checkpoint is signed with it",
             hint="restart the process so it loads the new key (audit.key)",
         )
 

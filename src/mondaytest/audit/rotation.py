@@ -30,7 +30,7 @@ from mondaytest.audit.keygen import record_vkey
 from mondaytest.audit.keys import generate_key_file, load_signer, parse_key_ref
 from mondaytest.audit.log import LogConfig, next_key_file, open_log
 from mondaytest.audit.note import Ed25519Signer
-from mondaytest.audit.publisher import publish_checkpoint
+from mondaytest.audit.publisher import newest_key_rotation, publish_checkpoint
 from mondaytest.audit.store.interface import StoredCheckpoint
 from mondaytest.errors import ConfigError, InputError, MondayError
 
@@ -114,22 +114,11 @@ def _resume_finish(config: LogConfig, spec_path: Path | None) -> bool:
     if key.vkey == config.vkey:
         return False
     with open_log(config, readonly=True) as log:
-        rows = log.store.search(kind="key_rotation", limit=1)
-    last = log_payload(rows[0].body) if rows else {}
+        last = newest_key_rotation(log.store) or {}
     if last.get("phase") != "finish" or last.get("new_vkey") != key.vkey:
         return False
     record_vkey(spec_path, key.vkey)
     return True
-
-
-def log_payload(body: bytes) -> dict[str, object]:
-    """The payload of a stored entry (empty when it cannot be read)."""
-    from mondaytest.audit.entries import EntryFormatError, decode_entry
-
-    try:
-        return dict(decode_entry(body, full_check=False).payload)
-    except EntryFormatError:
-        return {}
 
 
 def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult | None:
