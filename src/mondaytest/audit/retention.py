@@ -15,7 +15,6 @@ export can prune at once and prove why (``verify --tiles`` reads the entry).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 from mondaytest.audit.entries import utc_timestamp
 from mondaytest.audit.keys import parse_key_ref
 from mondaytest.audit.sequencer import Sequencer
-from mondaytest.audit.vault import SQLiteVaultStore
+from mondaytest.audit.vault import SQLiteVaultStore, expiring_counts, has_vault_rows
 from mondaytest.errors import ConfigError
 from mondaytest.spec.types import parse_duration
 
@@ -75,7 +74,7 @@ def _expire_vault(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
         receipt = log.vault().expire(cutoff)
         return receipt.records, receipt.subjects
     path = getattr(log.store, "path", None)
-    if path is None or not _has_vault_rows(Path(path)):
+    if path is None or not has_vault_rows(Path(path)):
         return 0, 0
     store = SQLiteVaultStore(path)
     try:
@@ -89,44 +88,9 @@ def _expire_vault(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
 def _count_expiring(log: AuditLog, cutoff: datetime) -> tuple[int, int]:
     """How many vault values and subjects retention would delete (read only, no key)."""
     path = getattr(log.store, "path", None)
-    if path is None or not _has_vault_rows(Path(path)):
+    if path is None:
         return 0, 0
-    before = int(cutoff.timestamp() * 1_000_000)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        values = conn.execute(
-            "SELECT COUNT(*) FROM vault_values WHERE created_us < ?", (before,)
-        ).fetchone()[0]
-        subjects = conn.execute(
-            "SELECT COUNT(*) FROM vault_subjects s WHERE COALESCE(s.used_us, s.created_us) < ? "
-            "AND NOT EXISTS (SELECT 1 FROM vault_values v WHERE v.token = s.token "
-            "AND v.created_us >= ?)",
-            (before, before),
-        ).fetchone()[0]
-    except sqlite3.Error:
-        return 0, 0
-    finally:
-        conn.close()
-    return int(values), int(subjects)
-
-
-def _has_vault_rows(path: Path) -> bool:
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return False
-    try:
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'vault_values' AND type = 'table'"
-        ).fetchone()
-        return (
-            row is not None
-            and conn.execute("SELECT 1 FROM vault_values LIMIT 1").fetchone() is not None
-        )
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
+    return expiring_counts(Path(path), int(cutoff.timestamp() * 1_000_000))
 
 
 def enforce_retention(

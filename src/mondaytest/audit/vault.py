@@ -86,7 +86,9 @@ __all__ = [
     "commit",
     "commitment_of",
     "encode_value",
+    "expiring_counts",
     "generate_master_key",
+    "has_vault_rows",
     "load_master_key",
     "verify_commitment",
     "write_master_key",
@@ -462,6 +464,60 @@ def _value_row(row: Any) -> ValueRow:
     return ValueRow(
         str(row[0]), str(row[1]), str(row[2]), _blob(row[3]), _blob(row[4]), int(row[5])
     )
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection to ``path`` (None when it cannot be opened)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def has_vault_rows(path: Path) -> bool:
+    """True when the database at ``path`` holds vault values (read only; no key needed)."""
+    with _read_only(path) as conn:
+        if conn is None:
+            return False
+        try:
+            table = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'vault_values' AND type = 'table'"
+            ).fetchone()
+            return (
+                table is not None
+                and conn.execute("SELECT 1 FROM vault_values LIMIT 1").fetchone() is not None
+            )
+        except sqlite3.Error:
+            return False
+
+
+def expiring_counts(path: Path, before_us: int) -> tuple[int, int]:
+    """How many values and subjects :meth:`SQLiteVaultStore.expire` would delete for
+    ``before_us`` (read only, no key needed; (0, 0) without a vault)."""
+    if not has_vault_rows(path):
+        return 0, 0
+    with _read_only(path) as conn:
+        if conn is None:
+            return 0, 0
+        try:
+            values = conn.execute(
+                "SELECT COUNT(*) FROM vault_values WHERE created_us < ?", (before_us,)
+            ).fetchone()[0]
+            subjects = conn.execute(
+                "SELECT COUNT(*) FROM vault_subjects s WHERE COALESCE(s.used_us, s.created_us)"
+                " < ? AND NOT EXISTS (SELECT 1 FROM vault_values v WHERE v.token = s.token "
+                "AND v.created_us >= ?)",
+                (before_us, before_us),
+            ).fetchone()[0]
+        except sqlite3.Error:
+            return 0, 0
+    return int(values), int(subjects)
 
 
 class SQLiteVaultStore:
