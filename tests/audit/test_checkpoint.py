@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -139,7 +140,11 @@ def test_malformed_bodies(body: str, match: str) -> None:
 
 def test_max_size_and_invalid_constructions() -> None:
     assert c.parse_checkpoint(f"o\n18446744073709551615\n{ROOT_B64}\n").size == 2**64 - 1
-    assert c.parse_checkpoint(f"o\n0\n{ROOT_B64}\n").size == 0
+    empty_b64 = base64.b64encode(EMPTY_ROOT).decode()
+    assert c.parse_checkpoint(f"o\n0\n{empty_b64}\n").size == 0
+    # RFC 9162 §2.1.1: an empty tree has exactly one root
+    with pytest.raises(c.CheckpointError, match="size 0 must carry the empty tree's root"):
+        c.parse_checkpoint(f"o\n0\n{ROOT_B64}\n")
     for args in [
         ("", 1, EMPTY_ROOT),
         ("o\n", 1, EMPTY_ROOT),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import MappingProxyType
 
 import pytest
@@ -171,6 +172,23 @@ def test_decode_rejects_non_entries() -> None:
             decode_entry(raw)
 
 
+def test_a_full_check_accepts_only_the_writers_exact_bytes() -> None:
+    raw = draft_decision({"decision": "t"}, origin=ORIGIN).finish(1, None)
+    assert decode_entry(raw).idx == 1
+    text = raw.decode()
+    for bad, msg in (
+        (text.replace('"idx":1,', '"idx":0,"idx":1,').encode(), "canonical"),  # duplicate key
+        (text.replace(":", ": ", 1).encode(), "canonical"),  # other spacing
+        (b"\xff\xfe" + text.encode("utf-16-le"), "not UTF-8"),  # a BOM'd UTF-16 leaf
+        (text.replace('"t"', '"\\ud800"', 1).encode(), "lone surrogate"),
+        (text.replace('"t"', '"\\u0074"', 1).encode(), "canonical"),  # needless escape
+    ):
+        with pytest.raises(EntryFormatError, match=msg):
+            decode_entry(bad)
+        if msg == "canonical":  # the quick read takes them: only the full check refuses
+            assert decode_entry(bad, full_check=False).idx == 1
+
+
 _keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=8)
 _scalars = (
     st.none()
@@ -204,8 +222,10 @@ def test_canonical_escapes_every_control_character_like_jcs() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    actor=st.none() | st.text(max_size=12),
-    entry_id=st.text(min_size=1, max_size=12),
+    actor=st.none() | st.from_regex(r"tok:[A-Za-z0-9_-]{1,20}", fullmatch=True),
+    entry_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True).filter(
+        lambda x: not x.isdigit()
+    ),
     idx=st.integers(0, 2**53 - 1),
     config_idx=st.none() | st.integers(0, 2**53 - 1),
     kind=st.sampled_from(["decision", "access", "model_version"]),
@@ -213,20 +233,15 @@ def test_canonical_escapes_every_control_character_like_jcs() -> None:
 def test_finished_bytes_are_canonical(
     actor: str | None, entry_id: str, idx: int, config_idx: int | None, kind: str
 ) -> None:
-    actor = None if actor is None else f'tok:"id":{actor}'
-    entry_id = f'"id":"{entry_id}'
-    try:
-        if kind == "decision":
-            d = draft_decision({"decision": "t"}, origin=ORIGIN, actor=actor, entry_id=entry_id)
-        elif kind == "access":
-            d = draft_state_change(
-                "access", {"purpose": "p"}, origin=ORIGIN, actor=actor, entry_id=entry_id
-            )
-        else:
-            payload = {"model": "m", "version": "1"}
-            d = draft_state_change(kind, payload, origin=ORIGIN, actor=actor, entry_id=entry_id)
-    except ProfileError:
-        return  # lone surrogates are refused
+    if kind == "decision":
+        d = draft_decision({"decision": "t"}, origin=ORIGIN, actor=actor, entry_id=entry_id)
+    elif kind == "access":
+        d = draft_state_change(
+            "access", {"purpose": "p"}, origin=ORIGIN, actor=actor, entry_id=entry_id
+        )
+    else:
+        payload = {"model": "m", "version": "1"}
+        d = draft_state_change(kind, payload, origin=ORIGIN, actor=actor, entry_id=entry_id)
     raw = d.finish(idx, config_idx)
     assert raw == rfc8785.dumps(json.loads(raw))
     e = decode_entry(raw)
@@ -235,6 +250,32 @@ def test_finished_bytes_are_canonical(
     assert e.fields.get("actor") == actor
     if kind == "decision":
         assert e.config_idx == config_idx
+
+
+@settings(max_examples=200, deadline=None)
+@given(actor=st.text(max_size=24), entry_id=st.text(min_size=1, max_size=24))
+def test_an_actor_that_is_no_token_or_an_id_that_is_no_identifier_is_refused(
+    actor: str, entry_id: str
+) -> None:
+    actor_ok = re.fullmatch(r"tok:[A-Za-z0-9_-]{1,128}", actor) is not None
+    id_ok = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", entry_id) is not None
+    id_ok = id_ok and not entry_id.isdigit()
+    for kwargs, ok, field in (
+        ({"actor": actor}, actor_ok, "actor"),
+        ({"entry_id": entry_id}, id_ok, "id"),
+    ):
+        if ok:
+            draft_decision({"decision": "t"}, origin=ORIGIN, **kwargs)
+            continue
+        with pytest.raises(InputError) as caught:
+            draft_decision({"decision": "t"}, origin=ORIGIN, **kwargs)
+        assert caught.value.field == field
+    for given_actor in ("alice@example.com", "tok:", "tok:a b", "Tok:x"):
+        with pytest.raises(InputError, match="not a subject token"):
+            draft_many("decision", [{"decision": "t"}], origin=ORIGIN, actor=given_actor)
+    for given_id in ("3", "\x00", " x", "a/b", "x" * 129):
+        with pytest.raises(InputError, match="not a valid id"):
+            draft_decision({"decision": "t"}, origin=ORIGIN, entry_id=given_id)
 
 
 class _Text(str):
@@ -254,17 +295,19 @@ def test_str_and_int_subclasses_encode_as_their_plain_values() -> None:
     assert out == json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     assert encode_value({"v": _Text("x")}) == encode_value({"v": "x"})
     ts = "2025-01-02T03:04:05.000000Z"
-    plain = draft_decision({"decision": "t"}, origin=ORIGIN, actor="ops", entry_id="e1", ts=ts)
+    plain = draft_decision({"decision": "t"}, origin=ORIGIN, actor="tok:ops", entry_id="e1", ts=ts)
     sub = draft_decision(
         {"decision": "t"},
         origin=_Text(ORIGIN),
-        actor=_Text("ops"),
+        actor=_Text("tok:ops"),
         entry_id=_Text("e1"),
         ts=_Text(ts),
     )
     assert sub.finish(5, None) == plain.finish(5, None)
-    [bulk] = draft_many("decision", [{"decision": "t"}], origin=_Text(ORIGIN), actor=_Text("ops"))
-    assert decode_entry(bulk.finish(5, None)).fields["actor"] == "ops"
+    [bulk] = draft_many(
+        "decision", [{"decision": "t"}], origin=_Text(ORIGIN), actor=_Text("tok:ops")
+    )
+    assert decode_entry(bulk.finish(5, None)).fields["actor"] == "tok:ops"
 
 
 def test_any_mapping_or_sequence_the_profile_accepts_is_encoded_not_a_traceback() -> None:

@@ -94,3 +94,31 @@ def test_a_given_ts_and_id_are_kept() -> None:
     (d,) = drafts_from_lines([line], _draft)  # type: ignore[arg-type]
     assert d.ts == "2026-11-26T09:47:12.5Z"
     assert d.entry_id == "r-1"
+
+
+@pytest.mark.parametrize("kind", ["log_genesis", "key_rotation", "erasure", "retention"])
+def test_the_kinds_monday_writes_itself_are_refused(kind: str) -> None:
+    line = json.dumps({"kind": kind, "payload": {}})
+    with pytest.raises(InputError, match=f"{kind} entries cannot be appended") as caught:
+        drafts_from_lines([GOOD, line], _draft)  # type: ignore[arg-type]
+    assert caught.value.location is not None
+    assert caught.value.location.line == 2
+
+
+def test_a_duplicate_key_is_refused_at_any_depth() -> None:
+    for line in (
+        '{"kind":"decision","payload":{"decision":"t"},"kind":"access"}',
+        '{"kind":"decision","payload":{"decision":"t","outcome":{"a":1,"a":2}}}',
+    ):
+        with pytest.raises(InputError, match="appears twice"):
+            drafts_from_lines([line], _draft)  # type: ignore[arg-type]
+
+
+def test_json_nested_beyond_the_interpreter_is_an_input_error_not_a_crash() -> None:
+    line = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputError, match="nested too deeply"):
+        drafts_from_lines([line], _draft)  # type: ignore[arg-type]
+    deep_payload = '{"kind":"decision","payload":{"decision":"t","outcome":{"a":' + "[" * 5000
+    deep_payload += "]" * 5000 + "}}}"
+    with pytest.raises(InputError):
+        drafts_from_lines([deep_payload], _draft)  # type: ignore[arg-type]

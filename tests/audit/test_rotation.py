@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,11 +12,13 @@ from tests.audit.conftest import ORIGIN, make_config
 from mondaytest.audit import LogConfig, open_log
 from mondaytest.audit.checkpoint import open_checkpoint
 from mondaytest.audit.merkle import consistency_proof, verify_consistency
-from mondaytest.audit.note import SignatureError, parse_vkey
+from mondaytest.audit.note import Ed25519Signer, SignatureError, parse_vkey
+from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.rotation import rotate_finish, rotate_start
+from mondaytest.audit.rotation_proof import rotation_statement, verified_rotation
 from mondaytest.audit.store import open_store
 from mondaytest.audit.store.interface import StoredCheckpoint
-from mondaytest.audit.verify import fsck
+from mondaytest.audit.verify import follow_rotations, fsck, unsigned_rotations
 from mondaytest.errors import InputError
 
 
@@ -114,3 +117,75 @@ def test_a_writer_opened_before_the_rotation_signs_nothing_with_the_retired_key(
             store.close()
     finally:
         running.close()
+
+
+def _forged_rotation(config: LogConfig, phase: str, old_vkey: str, attacker: Ed25519Signer) -> int:
+    """Append a key_rotation from ``old_vkey`` to ``attacker``'s key the way anyone with write
+    access to the store can: both signatures made with the attacker's key."""
+    statement = rotation_statement(ORIGIN, phase, old_vkey, attacker.vkey)
+    sig = base64.b64encode(attacker.sign(statement)).decode()
+    with open_log(config) as log:
+        idx = log.append(
+            "key_rotation",
+            {
+                "phase": phase,
+                "old_vkey": old_vkey,
+                "new_vkey": attacker.vkey,
+                "old_sig": sig,
+                "new_sig": sig,
+            },
+        )
+        log.checkpoint()  # the genuine writer signs over it: the entry is in the signed log
+    assert idx is not None
+    return idx
+
+
+def test_a_rotation_entry_not_signed_by_the_old_key_introduces_no_key(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert config.vkey is not None
+    _append(config, 3)
+    attacker = Ed25519Signer.generate(ORIGIN)
+    forged = _forged_rotation(config, "start", config.vkey, attacker)
+    store = open_store(config.store_url)
+    try:
+        publish_checkpoint(store, ORIGIN, [attacker], republish=True)  # signed by the attacker only
+        trusted = [parse_vkey(config.vkey)]
+        followed = follow_rotations(store, trusted, ORIGIN)
+        assert [v.key_id for v in followed] == [trusted[0].key_id]
+        assert unsigned_rotations(store, ORIGIN) == [forged]
+        report = fsck(store, trusted, origin=ORIGIN)
+        assert not report.ok
+        messages = [f.message for f in report.findings]
+        assert any(f"entry {forged}: a key_rotation without" in m for m in messages), messages
+        assert any("does not verify" in m for m in messages), messages  # the attacker's checkpoint
+    finally:
+        store.close()
+
+
+def test_a_forged_finish_entry_does_not_stop_the_genuine_writer(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert config.vkey is not None
+    _append(config, 2)
+    _forged_rotation(config, "finish", config.vkey, Ed25519Signer.generate(ORIGIN))
+    cp = _append(config, 2)  # would raise KeyRetired if the forged entry were believed
+    open_checkpoint(cp.note, [parse_vkey(config.vkey)], origin=ORIGIN)
+
+
+def test_rotation_entries_carry_both_keys_signatures(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    _append(config, 1)
+    started = rotate_start(config)
+    with open_log(config, readonly=True) as log:
+        payload = log.entry(started.entry).payload
+    keys = verified_rotation(ORIGIN, payload)
+    assert keys is not None
+    assert [k.vkey for k in keys] == [started.old_vkey, started.new_vkey]
+    # each signature alone, the phase, the origin and the key strings are all bound
+    for field, value in (
+        ("phase", "finish"),
+        ("old_sig", payload["new_sig"]),
+        ("new_sig", payload["old_sig"]),
+        ("new_vkey", Ed25519Signer.generate(ORIGIN).vkey),
+    ):
+        assert verified_rotation(ORIGIN, {**payload, field: value}) is None, field
+    assert verified_rotation("other.example/log", payload) is None

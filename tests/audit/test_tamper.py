@@ -323,3 +323,37 @@ def test_random_single_byte_changes(
             apply(conn)
         conn.close()
         assert not _fsck(cfg).ok, what
+
+
+def test_a_store_without_any_signed_checkpoint_does_not_verify(tmp_path: Path) -> None:
+    """Nothing vouches for entries no checkpoint signs: a store whose checkpoints were all
+    removed (or that another key wrote) fails, even though its hashes agree."""
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 5)
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    with conn:
+        conn.execute("DELETE FROM checkpoints")
+    conn.close()
+    store = open_store(cfg.store_url)
+    try:
+        report = fsck(store, cfg.verifiers())
+    finally:
+        store.close()
+    assert not report.ok
+    assert "no signed checkpoint" in report.findings[0].message
+
+
+def test_a_log_created_for_another_key_is_named(
+    tmp_path: Path, other_signer: Ed25519Signer
+) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 3)
+    store = open_store(cfg.store_url)
+    try:
+        report = fsck(store, [other_signer.verifier()])
+    finally:
+        store.close()
+    messages = [f.message for f in report.findings]
+    assert any(m.startswith("entry 0: the log was created to be signed by") for m in messages)

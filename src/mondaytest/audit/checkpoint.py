@@ -12,7 +12,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mondaytest.audit.merkle import HASH_SIZE
+from mondaytest.audit.merkle import EMPTY_ROOT, HASH_SIZE
 from mondaytest.audit.note import (
     MAX_SIGNATURES,
     SIG_COSIGNATURE_V1,
@@ -81,6 +81,12 @@ class Checkpoint:
             raise CheckpointError(f"checkpoint size {self.size!r} is not a uint64")
         if not isinstance(self.root, bytes) or len(self.root) != HASH_SIZE:
             raise CheckpointError(f"checkpoint root hash must be {HASH_SIZE} bytes")
+        if self.size == 0 and self.root != EMPTY_ROOT:
+            # RFC 9162 §2.1.1: the hash of an empty list is the hash of an empty string
+            raise CheckpointError(
+                "a checkpoint of size 0 must carry the empty tree's root, SHA-256 of nothing "
+                "(RFC 9162 §2.1.1)"
+            )
         for line in self.extensions:
             if not line or any(ord(c) < 0x20 for c in line):
                 raise CheckpointError("checkpoint extension lines must be non-empty single lines")

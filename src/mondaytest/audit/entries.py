@@ -218,6 +218,11 @@ class KeyRotationPayload(Payload):
     """The key taking over."""
     reason: str | None = None
     """Why (``scheduled``, ``compromise`` …)."""
+    old_sig: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$")
+    """The old key's Ed25519 signature (base64) over the rotation statement: it vouches for
+    the new key (see :mod:`mondaytest.audit.rotation_proof`)."""
+    new_sig: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$")
+    """The new key's signature over the same statement: its holder made this rotation."""
 
 
 class ErasurePayload(Payload):
@@ -1198,6 +1203,35 @@ def _check_ts(ts: object) -> None:
         )
 
 
+_ACTOR = re.compile(r"tok:[A-Za-z0-9_-]{1,128}")
+"""An entry's ``actor``: a subject token, never a name or an address (the log is permanent)."""
+
+_ENTRY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""A caller-given entry id: letters, digits and ``._:-``, at most 128 (not only digits)."""
+
+
+def _check_envelope(actor: object, entry_id: object) -> None:
+    """Refuse an ``actor`` that is not a ``tok:`` token, and a caller-given entry id that is
+    not a plain identifier (None or "" for the id: a fresh UUIDv7)."""
+    if actor is not None and not (isinstance(actor, str) and _ACTOR.fullmatch(actor)):
+        raise InputError(
+            f"actor {repr(actor)[:60]} is not a subject token",
+            field="actor",
+            hint="write the actor as a tok: token (tok: and up to 128 letters, digits, _ or -): "
+            "the log is permanent and must not hold names or addresses",
+        )
+    if entry_id is None or entry_id == "":
+        return
+    ok = isinstance(entry_id, str) and _ENTRY_ID.fullmatch(entry_id) is not None
+    if not ok or str(entry_id).isdigit():
+        raise InputError(
+            f"entry id {repr(entry_id)[:60]} is not a valid id",
+            field="id",
+            hint="use letters, digits and ._:- (at most 128, not only digits: a number names an "
+            "index), e.g. dec-2026-0042, or leave it out for a fresh UUIDv7",
+        )
+
+
 def draft_state_change(
     kind: str,
     payload: Mapping[str, Any] | Payload,
@@ -1209,6 +1243,7 @@ def draft_state_change(
 ) -> EntryDraft:
     """Validate a state change of a registered ``kind`` and return it ready to sequence."""
     _check_ts(ts)
+    _check_envelope(actor, entry_id)
     info = kind_info(kind)
     fast = _fast_draft(info.model, kind, info.config, payload, origin, actor, entry_id, ts)
     if fast is not None:
@@ -1254,6 +1289,7 @@ def draft_decision(
 ) -> EntryDraft:
     """Validate a decision and return it ready to sequence."""
     _check_ts(ts)
+    _check_envelope(actor, entry_id)
     fast = _fast_draft(DecisionPayload, "decision", False, payload, origin, actor, entry_id, ts)
     if fast is not None:
         return fast
@@ -1278,6 +1314,7 @@ def draft_many(
     no draft is returned.
     """
     items = list(payloads)
+    _check_envelope(actor, None)
     with gc_paused(len(items)):
         return _draft_many(kind, items, origin, actor)
 
@@ -1423,9 +1460,16 @@ class _OutsideProfileError(ValueError):
 def decode_entry(raw: bytes, *, full_check: bool = True) -> Entry:
     """Parse leaf bytes into an :class:`Entry`; :class:`EntryFormatError` if they are not one.
 
-    Floats and integers beyond ±(2^53-1) are refused while parsing; ``full_check`` also walks
-    the whole value for the rest of the profile (ASCII keys, valid Unicode).
+    Floats and integers beyond ±(2^53-1) are refused while parsing; ``full_check`` also
+    requires UTF-8, walks the whole value for the rest of the profile (ASCII keys, valid
+    Unicode) and requires the bytes to be the canonical encoding of what they hold (no
+    duplicate keys, no other spacing, order or escaping): what the writer produces.
     """
+    if full_check:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EntryFormatError(f"leaf is not UTF-8 (byte {exc.start})") from None
     try:
         fields = json.loads(raw, parse_float=_no_float, parse_int=_bounded_int)
     except _OutsideProfileError as exc:
@@ -1450,9 +1494,14 @@ def decode_entry(raw: bytes, *, full_check: bool = True) -> Entry:
         raise EntryFormatError("state change has no kind")
     if full_check:
         try:
-            check_profile(fields)
+            canonical = canonical_json(fields)
         except ProfileError as exc:
             raise EntryFormatError(f"leaf is outside the JSON profile: {exc}") from None
+        if canonical != raw:
+            raise EntryFormatError(
+                "leaf is not in canonical form (duplicate keys, or other spacing, key order or "
+                "escaping than the writer's)"
+            )
     return Entry(
         idx=idx,
         type=etype,

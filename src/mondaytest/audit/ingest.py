@@ -4,6 +4,11 @@ Each line is ``{"kind": "<registered kind>" | "decision", "payload": {…}}`` wi
 ``"actor"`` (a ``tok:`` token), ``"id"`` and ``"ts"``; ``{"type": "decision", …}`` is accepted
 for decisions too. Blank lines are skipped. The first bad line raises
 :class:`~mondaytest.errors.InputError` naming its line number, and nothing is written.
+
+Kinds that record what Monday itself did to the log (:data:`RESERVED_KINDS`: its creation, a
+key rotation, an erasure, a retention cut) are refused: each is written by its own command,
+together with the act it records, and a line claiming one would record an act that never
+happened. A line with a duplicate key is refused too (which value would count?).
 """
 
 from __future__ import annotations
@@ -12,12 +17,20 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mondaytest.audit.entries import EntryDraft
+from mondaytest.audit.entries import EntryDraft, draft_decision, draft_state_change
 from mondaytest.errors import InputError, Location, MondayError
 
-__all__ = ["drafts_from_lines"]
+__all__ = ["RESERVED_KINDS", "drafter_for", "drafts_from_lines"]
 
 _ALLOWED = {"kind", "type", "payload", "actor", "id", "ts"}
+
+RESERVED_KINDS: dict[str, str] = {
+    "log_genesis": "the log writes it once, when the store is created",
+    "key_rotation": "`monday audit rotate-key` writes it, signed by both keys",
+    "erasure": "`monday audit erase SUBJECT` writes it, together with the erasure",
+    "retention": "`monday audit retention` writes it, together with the pruning",
+}
+"""Kinds ``monday audit append`` refuses, and what writes each of them."""
 
 Drafter = Callable[..., EntryDraft]
 
@@ -48,6 +61,14 @@ def _one(obj: Any, source: str, number: int, draft: Drafter) -> EntryDraft:
         raise _line_error(
             source, number, 'missing "kind"', hint='e.g. {"kind": "decision", "payload": {...}}'
         )
+    if kind in RESERVED_KINDS:
+        raise _line_error(
+            source,
+            number,
+            f"{kind} entries cannot be appended: {RESERVED_KINDS[kind]}",
+            hint="append decisions and the state changes of your system (`monday audit log "
+            "--kind` lists the kinds)",
+        )
     if "payload" not in obj:
         raise _line_error(source, number, 'missing "payload" (a JSON object)')
     for name in ("actor", "id", "ts"):
@@ -63,10 +84,32 @@ def _one(obj: Any, source: str, number: int, draft: Drafter) -> EntryDraft:
         ) from None
 
 
+def drafter_for(origin: str) -> Drafter:
+    """A drafter for the log ``origin`` that needs no open store: lines are checked before the
+    store is opened (or created), so bad input leaves nothing behind."""
+
+    def draft(
+        kind: str,
+        payload: Any,
+        *,
+        actor: str | None = None,
+        entry_id: str | None = None,
+        ts: str | None = None,
+    ) -> EntryDraft:
+        if kind == "decision":
+            return draft_decision(payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
+        return draft_state_change(
+            kind, payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts
+        )
+
+    return draft
+
+
 def drafts_from_lines(
     lines: Iterable[str | bytes], draft: Drafter, *, source: str = "<stdin>"
 ) -> list[EntryDraft]:
-    """Validate every line into a draft (``draft`` is :meth:`AuditLog.draft`)."""
+    """Validate every line into a draft (``draft`` is :meth:`AuditLog.draft`, or
+    :func:`drafter_for` the log's origin)."""
     out: list[EntryDraft] = []
     for number, raw in enumerate(lines, 1):
         if isinstance(raw, bytes):
@@ -77,10 +120,39 @@ def drafts_from_lines(
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw, parse_constant=_reject_constant)
+            obj = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_object)
+        except _DuplicateKeyError as exc:
+            raise _line_error(
+                source, number, f"the key {exc.key!r} appears twice in one object"
+            ) from None
         except ValueError as exc:
             raise _line_error(source, number, f"not JSON: {exc}") from None
+        except RecursionError:
+            raise _line_error(
+                source,
+                number,
+                "the JSON is nested too deeply",
+                hint="entries hold at most 64 levels of nesting",
+            ) from None
         out.append(_one(obj, source, number, draft))
+    return out
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
     return out
 
 

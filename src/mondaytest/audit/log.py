@@ -704,6 +704,9 @@ class AuditLog:
                 hint="pass a backup path in an existing, writable directory",
             )
         self.flush()
+        latest = self.store.latest_checkpoint()
+        if self.signers and (latest is None or latest.size < self.store.size()):
+            self.checkpoint()  # the copy carries a signed checkpoint of everything it holds
         source_size = self.store.size()
         self.store.backup(str(path))
         copy = SQLiteStore(Path(path).resolve())  # by path: a name with ? or # is a file name

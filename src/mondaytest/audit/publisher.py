@@ -34,6 +34,7 @@ from mondaytest.audit.merkle import (
     verify_consistency,
 )
 from mondaytest.audit.note import NoteSigner
+from mondaytest.audit.rotation_proof import verified_rotation
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, ConfigError
 
@@ -56,22 +57,27 @@ class KeyRetired(ConfigError):  # noqa: N818 - reads as a state
     signed; restart the process so it loads the new key."""
 
 
-def newest_key_rotation(store: AuditStore) -> dict[str, object] | None:
-    """The payload of the log's newest ``key_rotation`` entry (None when there is none or it
-    cannot be read: fsck reports that)."""
-    rows = store.search(kind="key_rotation", limit=1)
-    if not rows:
+def newest_key_rotation(store: AuditStore, origin: str | None = None) -> dict[str, object] | None:
+    """The payload of the log's newest ``key_rotation`` entry that both of its keys signed
+    (None when there is none). Entries without valid signatures are skipped: anyone who can
+    write to the store could append one (``fsck`` reports them)."""
+    origin = origin or store.origin()
+    if origin is None:  # an empty store
         return None
-    try:
-        return dict(decode_entry(rows[0].body, full_check=False).payload)
-    except EntryFormatError:
-        return None
+    for row in store.search(kind="key_rotation", limit=100):
+        try:
+            payload = dict(decode_entry(row.body, full_check=False).payload)
+        except EntryFormatError:
+            continue
+        if verified_rotation(origin, payload) is not None:
+            return payload
+    return None
 
 
-def _refuse_retired_keys(store: AuditStore, signers: Sequence[NoteSigner]) -> None:
+def _refuse_retired_keys(store: AuditStore, origin: str, signers: Sequence[NoteSigner]) -> None:
     """Raise :class:`KeyRetired` when the log's newest ``key_rotation`` entry finished a
     rotation to a key that is not among ``signers`` (a process opened before the rotation)."""
-    payload = newest_key_rotation(store)
+    payload = newest_key_rotation(store, origin)
     if payload is None or payload.get("phase") != "finish":
         return
     new = payload.get("new_vkey")
@@ -158,7 +164,7 @@ def publish_checkpoint(
     size and ``republish`` is false. Raises :class:`IntegrityError` instead of signing anything
     that does not verify.
     """
-    _refuse_retired_keys(store, signers)
+    _refuse_retired_keys(store, origin, signers)
     with store.snapshot():
         old = store.latest_checkpoint()
         size = store.size()

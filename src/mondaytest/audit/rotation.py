@@ -3,7 +3,8 @@
 ``monday audit rotate-key`` (start):
 
 1. a new key is written beside the current one, at ``<key file>.next`` (0600);
-2. a ``key_rotation`` entry (``phase: start``, old and new vkeys) is appended;
+2. a ``key_rotation`` entry (``phase: start``, old and new vkeys, and both keys' signatures
+   over them: see :mod:`mondaytest.audit.rotation_proof`) is appended;
 3. from then on every checkpoint carries both signatures: the writer signs with every key it
    finds (``<key file>`` and ``<key file>.next``).
 
@@ -31,6 +32,7 @@ from mondaytest.audit.keys import generate_key_file, load_signer, parse_key_ref
 from mondaytest.audit.log import LogConfig, next_key_file, open_log
 from mondaytest.audit.note import Ed25519Signer
 from mondaytest.audit.publisher import newest_key_rotation, publish_checkpoint
+from mondaytest.audit.rotation_proof import sign_rotation
 from mondaytest.audit.store.interface import StoredCheckpoint
 from mondaytest.errors import ConfigError, InputError, MondayError
 
@@ -90,7 +92,13 @@ def rotate_start(config: LogConfig, *, reason: str = "scheduled") -> RotationRes
         try:
             entry = log.append(
                 "key_rotation",
-                {"phase": "start", "old_vkey": old.vkey, "new_vkey": new.vkey, "reason": reason},
+                {
+                    "phase": "start",
+                    "old_vkey": old.vkey,
+                    "new_vkey": new.vkey,
+                    "reason": reason,
+                    **sign_rotation(config.origin, "start", old, new),
+                },
                 durability="sequenced",
             )
             cp = publish_checkpoint(log.store, config.origin, [old, new], republish=True)
@@ -140,7 +148,12 @@ def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult |
     with open_log(config) as log:
         entry = log.append(
             "key_rotation",
-            {"phase": "finish", "old_vkey": old.vkey, "new_vkey": new.vkey},
+            {
+                "phase": "finish",
+                "old_vkey": old.vkey,
+                "new_vkey": new.vkey,
+                **sign_rotation(config.origin, "finish", old, new),
+            },
             durability="sequenced",
         )
         cp = publish_checkpoint(log.store, config.origin, [old, new], republish=True)

@@ -29,7 +29,6 @@ is the first bad entry index. It streams the store: memory stays O(log n).
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,12 +40,14 @@ from mondaytest.audit.merkle import (
     ProofError,
     consistency_proof,
     leaf_hash,
+    root_at,
     verify_consistency,
     verify_inclusion,
 )
 from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
 from mondaytest.audit.policy import Policy, PolicyResult, QuorumNotMet
 from mondaytest.audit.receipt import Receipt, VerifiedReceipt, parse_receipt, verify_receipt
+from mondaytest.audit.rotation_proof import verified_rotation
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.audit.tiles import TilesReport, export_directory, verify_tiles
 from mondaytest.errors import CheckFailed, InputError, MondayError
@@ -60,13 +61,12 @@ __all__ = [
     "fsck",
     "newest_witnessed_checkpoint",
     "retention_min_index",
+    "unsigned_rotations",
     "verify_receipt_bytes",
     "verify_receipt_policy",
     "verify_store",
     "verify_tiles_export",
 ]
-
-_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -163,35 +163,47 @@ def follow_rotations(
 ) -> list[NoteVerifier]:
     """The trusted keys, extended along the log's ``key_rotation`` entries.
 
-    A rotation entry names an old and a new key; once a checkpoint that covers the entry
-    verifies under a key already trusted, both keys are trusted. So a verifier holding only the
-    old key, or only the new one, can check checkpoints from either side of a rotation. (A
-    forged rotation entry would not match the signed roots, which :func:`fsck` reports.)
+    A rotation entry names an old and a new key and carries both keys' signatures over that
+    (:mod:`mondaytest.audit.rotation_proof`). Once one of its keys is trusted, the signatures
+    verify, and a checkpoint that verifies under a trusted key covers the entry (by the size it
+    signs, not by the store's columns), both keys are trusted. So a verifier holding only the
+    old key, or only the new one, can check checkpoints from either side of a rotation. An
+    entry without valid signatures is never followed: writing to the store is not enough to
+    introduce a key (:func:`fsck` reports such an entry).
     """
-    rotations: list[tuple[int, list[Ed25519Verifier]]] = []
+    log_origin = origin or store.origin()
+    if log_origin is None:  # an empty store
+        return list(verifiers)
+    rotations: list[tuple[int, tuple[Ed25519Verifier, Ed25519Verifier]]] = []
     for row in store.search(kind="key_rotation", limit=100_000):
         try:
             payload = decode_entry(row.body).payload
-            keys = [parse_vkey(str(payload["old_vkey"])), parse_vkey(str(payload["new_vkey"]))]
-        except (MondayError, KeyError):
+        except MondayError:
             continue
-        rotations.append((row.idx, keys))
+        keys = verified_rotation(log_origin, payload)
+        if keys is not None:
+            rotations.append((row.idx, keys))
     if not rotations:
         return list(verifiers)
     stored = list(checkpoints) if checkpoints is not None else store.checkpoints()
     trusted: dict[tuple[str, bytes], NoteVerifier] = {(v.name, v.key_id): v for v in verifiers}
+    covered: dict[int, int] = {}  # stored checkpoint seq -> the size it signs (once verified)
     changed = True
     while changed:
         changed = False
         for idx, keys in rotations:
-            if all((k.name, k.key_id) in trusted for k in keys):
+            known = [(k.name, k.key_id) in trusted for k in keys]
+            if all(known) or not any(known):
                 continue
             for cp in stored:
-                if cp.size <= idx:
-                    continue
-                try:
-                    open_checkpoint(cp.note, trusted.values(), origin=origin)
-                except MondayError:
+                size = covered.get(cp.seq)
+                if size is None:
+                    try:
+                        size = open_checkpoint(cp.note, trusted.values(), origin=origin).size
+                    except MondayError:
+                        continue
+                    covered[cp.seq] = size
+                if size <= idx:
                     continue
                 for k in keys:
                     trusted.setdefault((k.name, k.key_id), k)
@@ -200,11 +212,37 @@ def follow_rotations(
     return list(trusted.values())
 
 
-def _canonical(fields: object) -> bytes | None:
+def unsigned_rotations(store: AuditStore, origin: str | None = None) -> list[int]:
+    """Indexes of ``key_rotation`` entries whose two signatures do not verify (not written by
+    ``monday audit rotate-key``: :func:`follow_rotations` ignores them), ascending."""
+    log_origin = origin or store.origin()
+    bad: list[int] = []
+    if log_origin is None:  # an empty store
+        return bad
+    for row in store.search(kind="key_rotation", limit=100_000):
+        try:
+            payload = decode_entry(row.body).payload
+        except MondayError:
+            continue  # unreadable bytes: the entry checks report it
+        if verified_rotation(log_origin, payload) is None:
+            bad.append(row.idx)
+    return sorted(bad)
+
+
+def _untrusted_genesis_key(
+    payload: dict[str, object], verifiers: Sequence[NoteVerifier]
+) -> str | None:
+    """The genesis entry's vkey (its name and key id) when no trusted key is that key."""
+    vkey = payload.get("vkey")
+    if not isinstance(vkey, str):
+        return None  # a log created without a recorded key: nothing to compare
     try:
-        return _JSON.encode(fields).encode("utf-8")
-    except UnicodeEncodeError:
+        key = parse_vkey(vkey)
+    except MondayError:
+        return f"an unreadable vkey {vkey[:40]!r}"
+    if any((v.name, v.key_id) == (key.name, key.key_id) for v in verifiers):
         return None
+    return f"{key.name} ({key.key_id.hex()})"
 
 
 def _open_stored(note: bytes, verifiers: Sequence[NoteVerifier], origin: str | None) -> Checkpoint:
@@ -271,6 +309,12 @@ def fsck(
         last_size = max(last_size, cp.size)
         report.checkpoints += 1
         wanted.setdefault(cp.size, []).append((label, cp.root))
+    for idx in unsigned_rotations(store, origin):
+        problem(
+            f"entry {idx}: a key_rotation without its keys' valid signatures (not written by "
+            "`monday audit rotate-key`); no key is trusted through it",
+            idx,
+        )
     for label, note in saved:
         try:
             cp = _open_stored(note, verifiers, origin)
@@ -310,8 +354,6 @@ def fsck(
                 )
             elif origin is not None and entry.fields.get("log") != origin:
                 entry_problem(f"entry {idx} belongs to log {entry.fields.get('log')!r}", idx)
-            elif deep and _canonical(entry.fields) != body:
-                entry_problem(f"entry {idx} is not in canonical form", idx)
             elif entry.type == "decision" and entry.config_idx != config_idx:
                 entry_problem(
                     f"entry {idx}: decision names config_idx {entry.config_idx} but the "
@@ -320,6 +362,14 @@ def fsck(
                 )
             if entry.is_config:
                 config_idx = idx
+            if idx == 0 and entry.kind == "log_genesis":
+                untrusted = _untrusted_genesis_key(entry.payload, verifiers)
+                if untrusted is not None:
+                    problem(
+                        f"entry 0: the log was created to be signed by {untrusted}, which is not "
+                        "a trusted key (nor reached from one through a signed key rotation)",
+                        0,
+                    )
         recomputed = leaf_hash(body)
         if recomputed != row.leaf:
             entry_problem(
@@ -362,6 +412,12 @@ def fsck(
             break
     report.size = expected
     report.root = tree.root()
+    if expected > 0 and not stored:
+        problem(
+            f"the store holds {expected} entries but no signed checkpoint: nothing vouches for "
+            "them (a writer signs one at the latest when it closes; if this log is yours, sign "
+            "one with `monday audit checkpoint`)"
+        )
     for size in sorted(s for s in wanted if s > report.size):
         for label, _root in wanted[size]:
             what = "removed" if not broken else "missing"
@@ -439,7 +495,11 @@ def check_consistency(
     old = open_checkpoint(old_note, verifiers, origin=origin)
     new = open_checkpoint(new_note, verifiers, origin=origin or old.origin)
     if old.size > new.size:
-        old, new = new, old
+        raise CheckFailed(
+            f"NEW (size {new.size}) is smaller than OLD (size {old.size}): the log was rolled "
+            "back, or the arguments are in the wrong order",
+            hint="pass the older checkpoint first: consistency OLD NEW",
+        )
     if new.size > store.size():
         raise CheckFailed(
             f"the store has {store.size()} entries, fewer than the newer checkpoint ({new.size})",
@@ -447,6 +507,14 @@ def check_consistency(
         )
     if old.size == 0:
         return old, new, []
+    if root_at(new.size, store) != new.root:  # the proof comes from the store: NEW first
+        raise CheckFailed(
+            f"NEW (size {new.size}) does not match the store: the store's entries "
+            f"0..{new.size - 1} have another root",
+            hint="the store and NEW disagree: a fork, or the store was rewritten after NEW was "
+            "signed (or it belongs to another log); `monday audit fsck --checkpoint NEW` names "
+            "the first entry that differs",
+        )
     proof = consistency_proof(old.size, new.size, store)
     try:
         verify_consistency(old.size, new.size, proof, old.root, new.root)
