@@ -12,6 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from mondaytest import __version__
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     except MondayError as exc:
         if state.DEBUG:
             raise
-        state.err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # the message, hint and location carry user and core text (paths, ids, kinds): printed
+        # literally, never read as Rich markup
+        state.err_console().print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -80,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            state.err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+            state.err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except Exception as exc:
         if state.DEBUG:
             raise
         state.err_console().print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
             "— rerun with --debug for the traceback and report it",
             highlight=False,
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +23,7 @@ from mondaytest._util.files import read_at_most
 from mondaytest.audit import AuditLog, LogConfig, open_log
 from mondaytest.audit.entries import Entry, decode_entry
 from mondaytest.audit.note import (
+    PRIVATE_KEY_MISUSE,
     SIG_COSIGNATURE_V1,
     Ed25519Verifier,
     NoteError,
@@ -32,9 +35,11 @@ from mondaytest.audit.store import resolve_store_url
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
 from mondaytest.cli.state import OutputFormat
-from mondaytest.errors import ConfigError, InputError, StoreError
+from mondaytest.errors import CheckFailed, ConfigError, InputError, MondayError, StoreError
 
 if TYPE_CHECKING:
+    from mondaytest.audit.checkpoint import Checkpoint
+    from mondaytest.audit.monitor import MonitorReport
     from mondaytest.audit.policy import PolicyChoice
     from mondaytest.audit.why import Explanation
 
@@ -79,9 +84,16 @@ def _open_existing(spec: Path | None, store: str | None, *, readonly: bool = Tru
     return open_existing_log(_config(spec, store), readonly=readonly, source=store_source(store))
 
 
-def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | None) -> LogConfig:
+def _offline_config(
+    spec: Path | None,
+    store: str | None,
+    vkeys: list[str] | None,
+    *,
+    offline_hint: str = "pass --spec, or verify offline with --vkey VKEY --store URL",
+) -> LogConfig:
     """Config for verification: ``--vkey`` keys (their name is the origin) and ``--store``
-    need no contract; otherwise the contract supplies what is missing."""
+    need no contract; otherwise the contract supplies what is missing. ``offline_hint`` says
+    what to pass outside a governed project."""
     trusted = _parse_vkeys(vkeys) if vkeys else []
     if trusted and store is not None and spec is None:
         return LogConfig(
@@ -94,9 +106,7 @@ def _offline_config(spec: Path | None, store: str | None, vkeys: list[str] | Non
         config = _config(spec, store)
     except ConfigError as exc:
         if spec is None and exc.location is None:
-            raise ConfigError(
-                exc.message, hint="pass --spec, or verify offline with --vkey VKEY --store URL"
-            ) from None
+            raise ConfigError(exc.message, hint=offline_hint) from None
         raise
     if vkeys:
         config = replace(config, vkey=vkeys[0], extra_vkeys=tuple(vkeys[1:]))
@@ -114,19 +124,24 @@ def _policy_config(spec: Path | None, store: str | None, vkeys: list[str] | None
     if vkeys:
         return _offline_config(spec, store, vkeys)
     if store is not None and spec is None:
-        url = resolve_store_url(None, store)
-        handle = open_existing_store(url, source="--store")
-        try:
-            origin = handle.origin()
-        finally:
-            handle.close()
-        if origin is None:
-            raise InputError(
-                f"{store} holds no audit log",
-                hint="pass --store the database `monday audit` writes (audit.store)",
-            )
-        return LogConfig(origin=origin, store_url=url)
+        return _store_config(store)
     return _config(spec, store)
+
+
+def _store_config(store: str) -> LogConfig:
+    """Config from ``--store`` alone, no contract: the origin is the store's."""
+    url = resolve_store_url(None, store)
+    handle = open_existing_store(url, source="--store")
+    try:
+        origin = handle.origin()
+    finally:
+        handle.close()
+    if origin is None:
+        raise InputError(
+            f"{store} holds no audit log",
+            hint="pass --store the database `monday audit` writes (audit.store)",
+        )
+    return LogConfig(origin=origin, store_url=url)
 
 
 def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
@@ -137,8 +152,21 @@ def _parse_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
         except NoteError as exc:
             # The text is not echoed: it may be a private key pasted by mistake.
             which = "--vkey" if len(vkeys) == 1 else f"--vkey #{number}"
-            raise InputError(f"{which}: {exc.message}", hint=exc.hint) from None
+            raise _vkey_error(which, exc, "`monday audit keygen` printed (audit.vkey)") from None
     return out
+
+
+def _vkey_error(which: str, exc: NoteError, printed: str) -> InputError:
+    """A ``--vkey``/``--witness-vkey`` that does not parse. These options take the vkey text
+    itself, so the core's advice for key *references* (``file:PATH`` / ``env:VAR``, which
+    only key options accept) is replaced for a private key pasted by mistake."""
+    if exc.message == PRIVATE_KEY_MISUSE:
+        return InputError(
+            f"{which}: this is a private key; pass its vkey (the public key text, "
+            "name+keyid+base64) instead",
+            hint=f"the vkey is what {printed}; the private key stays in its file",
+        )
+    return InputError(f"{which}: {exc.message}", hint=exc.hint)
 
 
 _MAX_INPUT_BYTES = 1 << 20
@@ -220,7 +248,10 @@ def keygen_cmd(
         from mondaytest.audit.keygen import vault_keygen
 
         path = vault_keygen(spec, out)
-        err.print(f"wrote the vault master key {path} (mode 0600); back it up apart from the store")
+        err.print(
+            f"wrote the vault master key {path} (mode 0600); back it up apart from the store",
+            markup=False,
+        )
         return
     if out is not None:
         if origin is None:
@@ -252,10 +283,11 @@ def keygen_cmd(
             force=force,
         )
         if result.recorded:
-            err.print(f"recorded the vkey in {loaded.path.name} (audit.vkey)")
+            err.print(f"recorded the vkey in {loaded.path.name} (audit.vkey)", markup=False)
     err.print(
         f"{'wrote' if result.created else 'kept the existing'} key {result.key_path} (mode 0600"
-        + (f", ignored by git via {result.ignored_by})" if result.ignored_by else ")")
+        + (f", ignored by git via {result.ignored_by})" if result.ignored_by else ")"),
+        markup=False,
     )
     typer.echo(result.vkey)
 
@@ -313,12 +345,14 @@ def append_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Append entries from JSON lines on stdin ({"kind": ..., "payload": {...}}); print indexes."""
-    from mondaytest.audit.ingest import drafts_from_lines
+    from mondaytest.audit.ingest import drafter_for, drafts_from_lines
 
     if durability not in ("sequenced", "published"):
         raise InputError("--durability must be sequenced or published")
-    with _open(spec, store) as log:
-        drafts = drafts_from_lines(sys.stdin.buffer, log.draft)
+    config = _config(spec, store)
+    # every line is checked before the store is opened: bad input creates nothing
+    drafts = drafts_from_lines(sys.stdin.buffer, drafter_for(config.origin))
+    with open_log(config) as log:
         indexes = log.append_drafts(
             drafts, "published" if durability == "published" else "sequenced"
         )
@@ -327,7 +361,9 @@ def append_cmd(
     else:
         for idx in indexes:
             typer.echo(str(idx))
-    state.err_console().print(f"appended {len(indexes)} entr{'y' if len(indexes) == 1 else 'ies'}")
+    state.err_console().print(
+        f"appended {len(indexes)} entr{'y' if len(indexes) == 1 else 'ies'}", markup=False
+    )
 
 
 # --- checkpoint, receipt --------------------------------------------------------------------
@@ -338,7 +374,13 @@ def checkpoint_cmd(
     spec: SpecOpt = None,
     store: StoreOpt = None,
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write the note here.", show_default=False)
+        Path | None,
+        typer.Option(
+            "-o",
+            "--out",
+            help="Write the note (with --format json, the JSON) here.",
+            show_default=False,
+        ),
     ] = None,
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
@@ -347,20 +389,22 @@ def checkpoint_cmd(
 
     with _open(spec, store) as log:
         cp = log.checkpoint()
+    data = cp.note
     if fmt is OutputFormat.json:
-        _emit_json(
-            {
-                "seq": cp.seq,
-                "size": cp.size,
-                "root": base64.b64encode(cp.root).decode(),
-                "note": cp.note.decode(),
-            }
+        doc = {
+            "seq": cp.seq,
+            "size": cp.size,
+            "root": base64.b64encode(cp.root).decode(),
+            "note": cp.note.decode(),
+        }
+        data = (json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    _write_out(out, data)
+    if out is not None and str(out) != "-":
+        state.err_console().print(
+            f"checkpoint #{cp.seq} (size {cp.size}) written to {out}"
+            + (" as JSON" if fmt is OutputFormat.json else ""),
+            markup=False,
         )
-    elif out is not None:
-        _write_out(out, cp.note)
-        state.err_console().print(f"checkpoint #{cp.seq} (size {cp.size}) written to {out}")
-    else:
-        _write_out(None, cp.note)
 
 
 @app.command("receipt")
@@ -383,7 +427,7 @@ def receipt_cmd(
         data = log.receipt(target, include_entry=not no_entry)
     _write_out(out, data)
     if out is not None:
-        state.err_console().print(f"receipt written to {out} ({len(data)} bytes)")
+        state.err_console().print(f"receipt written to {out} ({len(data)} bytes)", markup=False)
 
 
 # --- verify, fsck, consistency --------------------------------------------------------------
@@ -583,107 +627,15 @@ def verify_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Verify offline, against a vkey or a policy: a receipt, a tiles directory, or a store."""
-    import base64
-
+    _refuse_options_of_other_modes(receipt, entry, tiles, checkpoint, deep)
     choice = _choose_policy(policy, spec, no_policy)
-    trust = choice.policy if choice is not None else None
-    under = f" under {choice.describe()}" if choice is not None else ""
     if receipt is not None:
-        from mondaytest.audit.verify import verify_receipt_bytes, verify_receipt_policy
-
-        quorum = ""
-        described = ""
-        if trust is not None:
-            ok, result = verify_receipt_policy(
-                _read(receipt, "receipt"),
-                trust,
-                entry=_read(entry, "entry") if entry else None,
-                log_keys=_parse_vkeys(vkey) if vkey else (),
-            )
-            described = result.describe()
-            quorum = f"; {described}{under}"
-        else:
-            trusted = _parse_vkeys(vkey) if vkey else _offline_config(spec, store, None).verifiers()
-            ok = verify_receipt_bytes(
-                _read(receipt, "receipt"),
-                trusted,
-                entry=_read(entry, "entry") if entry else None,
-            )
-        what: dict[str, Any] = {
-            "ok": True,
-            "index": ok.index,
-            "origin": ok.checkpoint.origin,
-            "size": ok.checkpoint.size,
-            "root": base64.b64encode(ok.checkpoint.root).decode(),
-            "signed_by": [f"{s.name}+{s.key_id.hex()}" for s in ok.checkpoint.log_signatures],
-            "cosignatures": len(ok.checkpoint.cosignatures),
-        }
-        if choice is not None:
-            what.update(_policy_json(choice, described))
-        leaf = entry.read_bytes() if entry else ok.extra
-        about = ""
-        if leaf is not None:
-            try:
-                e = decode_entry(leaf)
-                what["entry"] = {"type": e.type, "kind": e.kind, "id": e.id, "ts": e.ts}
-                about = f" ({e.kind} {e.id} at {e.ts})"
-            except InputError:
-                pass
-        if fmt is OutputFormat.json:
-            _emit_json(what)
-        else:
-            state.console().print(
-                f"✓ entry {ok.index}{about} is in log {ok.checkpoint.origin} at size "
-                f"{ok.checkpoint.size} (root {what['root']}), checkpoint signed by "
-                f"{', '.join(what['signed_by'])}"
-                + (
-                    f", {what['cosignatures']} witness cosignature(s)"
-                    if what["cosignatures"]
-                    else ""
-                )
-                + quorum,
-                markup=False,
-            )
+        with _json_on_failure(fmt, {"receipt": str(receipt)}, choice):
+            _verify_receipt(receipt, entry, spec, store, vkey, choice, fmt)
         return
     if tiles is not None:
-        from mondaytest.audit.verify import verify_tiles_export
-
-        if vkey:
-            trusted = _parse_vkeys(vkey)
-        elif trust is not None:
-            trusted = []  # the policy names the log keys
-        else:
-            trusted = _offline_config(spec, store, None).verifiers()
-        report, verdict = verify_tiles_export(tiles, trusted, policy=trust)
-        cp = report.checkpoint
-        root = base64.b64encode(cp.root).decode()
-        if fmt is OutputFormat.json:
-            data: dict[str, Any] = {
-                "ok": True,
-                "origin": cp.origin,
-                "size": cp.size,
-                "root": root,
-                "entries_checked": report.entries_checked,
-                "min_index": report.min_index,
-                "pruned": report.pruned,
-            }
-            if verdict is not None and choice is not None:
-                data.update(_policy_json(choice, verdict.describe()))
-            _emit_json(data)
-        else:
-            pruned = (
-                f"; {report.pruned} entries below the minimum index {report.min_index} are "
-                "pruned (their bundles are not served)"
-                if report.pruned
-                else ""
-            )
-            state.console().print(
-                f"✓ tiles in {tiles}: {cp.size} entries of {cp.origin} match their tiles and the "
-                f"signed checkpoint (root {root}); {report.entries_checked} entries checked "
-                f"against their leaf hashes{pruned}"
-                + (f"; {verdict.describe()}{under}" if verdict is not None else ""),
-                markup=False,
-            )
+        with _json_on_failure(fmt, {"tiles": str(tiles)}, choice):
+            _verify_tiles(tiles, spec, store, vkey, choice, fmt)
         return
     if choice is None:
         _run_fsck(
@@ -707,6 +659,187 @@ def verify_cmd(
     )
 
 
+def _refuse_options_of_other_modes(
+    receipt: Path | None,
+    entry: Path | None,
+    tiles: Path | None,
+    checkpoint: list[Path] | None,
+    deep: bool,
+) -> None:
+    """``verify`` checks a receipt, a tiles export or a store: an option of another mode would
+    be silently ignored (and the command still pass), so it is a usage error (exit 2)."""
+    if receipt is not None and tiles is not None:
+        raise InputError(
+            f"a RECEIPT ({receipt}) and --tiles {tiles} are two separate checks; give one",
+            hint="run `monday audit verify RECEIPT` and `monday audit verify --tiles DIR` "
+            "one after the other",
+        )
+    if entry is not None and receipt is None:
+        raise InputError(
+            f"--entry {entry} is the entry of a receipt, but no RECEIPT was given",
+            hint="run `monday audit verify RECEIPT --entry FILE`, or drop --entry",
+        )
+    if receipt is None and tiles is None:
+        return
+    target = "a RECEIPT" if receipt is not None else "--tiles"
+    carries = "the receipt" if receipt is not None else "the export"
+    if checkpoint:
+        raise InputError(
+            f"--checkpoint checks a store against checkpoints saved elsewhere; it does not "
+            f"apply to {target} ({carries} carries its own signed checkpoint)",
+            hint="drop --checkpoint, or check the store with `monday audit verify "
+            "--checkpoint FILE` (or `monday audit fsck --checkpoint FILE`)",
+        )
+    if deep:
+        raise InputError(
+            f"--deep re-checks every entry of a store; it does not apply to {target}",
+            hint="drop --deep, or check the store with `monday audit verify --deep` "
+            "(or `monday audit fsck --deep`)",
+        )
+
+
+@contextmanager
+def _json_on_failure(
+    fmt: OutputFormat, about: dict[str, Any], choice: PolicyChoice | None
+) -> Iterator[None]:
+    """With ``--format json``, a check that fails (exit 1) still prints its JSON report, as
+    fsck does; the error and its exit code are unchanged."""
+    try:
+        yield
+    except CheckFailed as exc:
+        if fmt is OutputFormat.json:
+            data: dict[str, Any] = {
+                "ok": False,
+                **about,
+                "problems": [{"index": None, "message": exc.message, "hint": exc.hint}],
+            }
+            if choice is not None:
+                data.update({"policy_file": str(choice.path), "policy_from": choice.source})
+            _emit_json(data)
+        raise
+
+
+_RECEIPT_OFFLINE = "pass --spec, or verify the receipt offline with --vkey VKEY (no store needed)"
+_TILES_OFFLINE = "pass --spec, or verify the export offline with --vkey VKEY (no store needed)"
+
+
+def _verify_receipt(
+    receipt: Path,
+    entry: Path | None,
+    spec: Path | None,
+    store: str | None,
+    vkey: list[str] | None,
+    choice: PolicyChoice | None,
+    fmt: OutputFormat,
+) -> None:
+    import base64
+
+    from mondaytest.audit.verify import verify_receipt_bytes, verify_receipt_policy
+
+    quorum = ""
+    described = ""
+    entry_bytes = _read(entry, "entry") if entry else None
+    if choice is not None:
+        ok, result = verify_receipt_policy(
+            _read(receipt, "receipt"),
+            choice.policy,
+            entry=entry_bytes,
+            log_keys=_parse_vkeys(vkey) if vkey else (),
+        )
+        described = result.describe()
+        quorum = f"; {described} under {choice.describe()}"
+    else:
+        trusted = (
+            _parse_vkeys(vkey)
+            if vkey
+            else _offline_config(spec, store, None, offline_hint=_RECEIPT_OFFLINE).verifiers()
+        )
+        ok = verify_receipt_bytes(_read(receipt, "receipt"), trusted, entry=entry_bytes)
+    what: dict[str, Any] = {
+        "ok": True,
+        "index": ok.index,
+        "origin": ok.checkpoint.origin,
+        "size": ok.checkpoint.size,
+        "root": base64.b64encode(ok.checkpoint.root).decode(),
+        "signed_by": [f"{s.name}+{s.key_id.hex()}" for s in ok.checkpoint.log_signatures],
+        "cosignatures": len(ok.checkpoint.cosignatures),
+    }
+    if choice is not None:
+        what.update(_policy_json(choice, described))
+    leaf = entry_bytes if entry_bytes is not None else ok.extra
+    about = ""
+    if leaf is not None:
+        try:
+            e = decode_entry(leaf)
+            what["entry"] = {"type": e.type, "kind": e.kind, "id": e.id, "ts": e.ts}
+            about = f" ({e.kind} {e.id} at {e.ts})"
+        except InputError:
+            pass
+    if fmt is OutputFormat.json:
+        _emit_json(what)
+        return
+    state.console().print(
+        f"✓ entry {ok.index}{about} is in log {ok.checkpoint.origin} at size "
+        f"{ok.checkpoint.size} (root {what['root']}), checkpoint signed by "
+        f"{', '.join(what['signed_by'])}"
+        + (f", {what['cosignatures']} witness cosignature(s)" if what["cosignatures"] else "")
+        + quorum,
+        markup=False,
+    )
+
+
+def _verify_tiles(
+    tiles: Path,
+    spec: Path | None,
+    store: str | None,
+    vkey: list[str] | None,
+    choice: PolicyChoice | None,
+    fmt: OutputFormat,
+) -> None:
+    import base64
+
+    from mondaytest.audit.verify import verify_tiles_export
+
+    trust = choice.policy if choice is not None else None
+    if vkey:
+        trusted = _parse_vkeys(vkey)
+    elif trust is not None:
+        trusted = []  # the policy names the log keys
+    else:
+        trusted = _offline_config(spec, store, None, offline_hint=_TILES_OFFLINE).verifiers()
+    report, verdict = verify_tiles_export(tiles, trusted, policy=trust)
+    cp = report.checkpoint
+    root = base64.b64encode(cp.root).decode()
+    if fmt is OutputFormat.json:
+        data: dict[str, Any] = {
+            "ok": True,
+            "origin": cp.origin,
+            "size": cp.size,
+            "root": root,
+            "entries_checked": report.entries_checked,
+            "min_index": report.min_index,
+            "pruned": report.pruned,
+        }
+        if verdict is not None and choice is not None:
+            data.update(_policy_json(choice, verdict.describe()))
+        _emit_json(data)
+        return
+    pruned = (
+        f"; {report.pruned} entries below the minimum index {report.min_index} are "
+        "pruned (their bundles are not served)"
+        if report.pruned
+        else ""
+    )
+    under = f" under {choice.describe()}" if choice is not None else ""
+    state.console().print(
+        f"✓ tiles in {tiles}: {cp.size} entries of {cp.origin} match their tiles and the "
+        f"signed checkpoint (root {root}); {report.entries_checked} entries checked "
+        f"against their leaf hashes{pruned}"
+        + (f"; {verdict.describe()}{under}" if verdict is not None else ""),
+        markup=False,
+    )
+
+
 @app.command("consistency")
 def consistency_cmd(
     old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
@@ -726,13 +859,20 @@ def consistency_cmd(
         config.store_url, base_dir=config.base_dir, source=store_source(store)
     )
     try:
-        a, b, proof = check_consistency(
-            _read(old, "checkpoint"),
-            _read(new, "checkpoint"),
-            config.verifiers(),
-            handle,
-            origin=config.origin,
+        old_note, new_note = _read(old, "checkpoint"), _read(new, "checkpoint")
+        verifiers = config.verifiers()
+        # each file on its own first, so a problem names the file it is in
+        first = _open_checkpoint_arg(old_note, f"OLD ({old})", verifiers, config.origin)
+        second = _open_checkpoint_arg(
+            new_note, f"NEW ({new})", verifiers, config.origin or first.origin
         )
+        if first.size > second.size:
+            raise CheckFailed(
+                f"NEW ({new}) covers {second.size} entries, fewer than OLD ({old}) with "
+                f"{first.size}: the log was rolled back, or the arguments are in the wrong order",
+                hint="pass the older checkpoint first: monday audit consistency OLD NEW",
+            )
+        a, b, proof = check_consistency(old_note, new_note, verifiers, handle, origin=config.origin)
     finally:
         handle.close()
     if fmt is OutputFormat.json:
@@ -747,8 +887,23 @@ def consistency_cmd(
     else:
         state.console().print(
             f"✓ the log of size {a.size} is a prefix of the log of size {b.size} "
-            f"({len(proof)}-hash consistency proof verified; both checkpoints signed)"
+            f"({len(proof)}-hash consistency proof verified; both checkpoints signed)",
+            markup=False,
         )
+
+
+def _open_checkpoint_arg(
+    note: bytes, which: str, verifiers: Sequence[NoteVerifier], origin: str | None
+) -> Checkpoint:
+    """Verify one checkpoint argument; its error (same class and exit code) names it."""
+    from mondaytest.audit.checkpoint import open_checkpoint
+
+    try:
+        return open_checkpoint(note, verifiers, origin=origin)
+    except MondayError as exc:
+        exc.message = f"{which}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 # --- export, log ----------------------------------------------------------------------------
@@ -767,7 +922,8 @@ def export_cmd(
         cp, files = export_store(log, tiles)
     state.console().print(
         f"exported {cp.size} entries ({files} files) to {tiles}; "
-        f"check it with `monday audit verify --tiles {tiles}`"
+        f"check it with `monday audit verify --tiles {tiles}`",
+        markup=False,
     )
 
 
@@ -783,11 +939,32 @@ def _entry_line(e: Entry) -> str:
     return f"{e.idx:>8}  {e.ts}  {e.kind:<16} {detail}"
 
 
+_MAX_LOG_N = 1_000_000
+"""``monday audit log -n`` at most: more is a paging job for ``export --tiles``."""
+
+
+def _check_kind(kind: str) -> None:
+    """Refuse a ``--kind`` no entry can have (a typo would list nothing and exit 0)."""
+    from mondaytest.audit.entries import kinds
+
+    known = sorted(kinds())
+    if kind != "decision" and kind not in known:
+        raise InputError(
+            f"--kind {kind!r} is not a registered entry kind",
+            hint=f"use decision or one of: {', '.join(known)}",
+        )
+
+
 @app.command("log")
 def log_cmd(
     spec: SpecOpt = None,
     store: StoreOpt = None,
-    n: Annotated[int, typer.Option("-n", "--limit", help="How many entries (newest).", min=1)] = 20,
+    n: Annotated[
+        int,
+        typer.Option(
+            "-n", "--limit", help="How many entries (newest), 1 to 1000000.", min=1, max=_MAX_LOG_N
+        ),
+    ] = 20,
     kind: Annotated[
         str | None,
         typer.Option("--kind", help="Only this kind (decision for decisions).", show_default=False),
@@ -801,7 +978,11 @@ def log_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show the newest entries, optionally of one kind or containing some text."""
-    with _open_existing(spec, store) as log:
+    if kind is not None:
+        _check_kind(kind)
+    # a store alone needs no contract (as for monitor and why)
+    config = _store_config(store) if store is not None and spec is None else _config(spec, store)
+    with open_existing_log(config, readonly=True, source=store_source(store)) as log:
         entries = log.tail(n, kind=kind, text=grep)
     if fmt is OutputFormat.json:
         for e in entries:
@@ -902,7 +1083,7 @@ def monitor_cmd(
     Exit 0 when every decision holds, 1 when one does not. `monday audit fsck` proves the
     bytes; this proves that what they say fits together.
     """
-    from mondaytest.audit.monitor import RULES, monitor
+    from mondaytest.audit.monitor import monitor
 
     if store is not None and spec is None:  # a store alone needs no contract
         url, base_dir = resolve_store_url(None, store), None
@@ -916,48 +1097,59 @@ def monitor_cmd(
         handle.close()
     if fmt is OutputFormat.json:
         _emit_json(report.to_json())
+    elif report.end == 0:
+        state.console().print("the log is empty: there are no decisions to monitor")
     else:
-        out = state.console()
+        _render_monitor(report, show)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _render_monitor(report: MonitorReport, show: int) -> None:
+    from mondaytest.audit.monitor import RULES
+
+    out = state.console()
+    if report.start >= report.end:
+        out.print(
+            f"no entries to monitor: all {report.end} are below the minimum index {report.start}",
+            highlight=False,
+        )
+    else:
         out.print(
             f"monitored entries {report.start}..{report.end - 1}: {report.decisions} decisions",
             highlight=False,
         )
-        what = {
-            "config_idx": "each names the last configuration change before it",
-            "model": "each used the model version in force",
-            "approval": "each ran under a model version a passing eval gate (or a standing "
-            "waiver) approved",
-        }
-        for rule in RULES:
-            count = report.counts[rule]
-            if count == 0:
-                extra = (
-                    f" ({report.waived} under a waiver)"
-                    if rule == "approval" and report.waived
-                    else ""
-                )
-                out.print(f"  [green]✓[/] {rule}: {what[rule]}{extra}", highlight=False)
-            else:
-                out.print(f"  [red]✗[/] {rule}: {count} decision(s) do not hold", highlight=False)
-        if report.unchecked:
-            out.print(
-                f"  [yellow]![/] {report.unchecked} decision(s) name a model announced below the "
-                "log's minimum index: not checked",
-                highlight=False,
+    what = {
+        "config_idx": "each names the last configuration change before it",
+        "model": "each used the model version in force",
+        "approval": "each ran under a model version a passing eval gate (or a standing "
+        "waiver) approved",
+    }
+    for rule in RULES:
+        count = report.counts[rule]
+        if count == 0:
+            extra = (
+                f" ({report.waived} under a waiver)" if rule == "approval" and report.waived else ""
             )
-        if report.unreadable:
-            out.print(
-                f"  [red]✗[/] {report.unreadable} entries could not be read: run "
-                "`monday audit fsck`",
-                highlight=False,
-            )
-        for v in report.violations[:show]:
-            out.print(f"  {v.idx:>8}  {v.rule:<10} {v.text}", markup=False, highlight=False)
-        hidden = sum(report.counts.values()) - min(show, len(report.violations))
-        if hidden > 0:
-            out.print(f"  … {hidden} more (--show N, or --format json)", highlight=False)
-    if not report.ok:
-        raise typer.Exit(1)
+            out.print(f"  [green]✓[/] {rule}: {what[rule]}{extra}", highlight=False)
+        else:
+            out.print(f"  [red]✗[/] {rule}: {count} decision(s) do not hold", highlight=False)
+    if report.unchecked:
+        out.print(
+            f"  [yellow]![/] {report.unchecked} decision(s) name a model announced below the "
+            "log's minimum index: not checked",
+            highlight=False,
+        )
+    if report.unreadable:
+        out.print(
+            f"  [red]✗[/] {report.unreadable} entries could not be read: run `monday audit fsck`",
+            highlight=False,
+        )
+    for v in report.violations[:show]:
+        out.print(f"  {v.idx:>8}  {v.rule:<10} {v.text}", markup=False, highlight=False)
+    hidden = sum(report.counts.values()) - min(show, len(report.violations))
+    if hidden > 0:
+        out.print(f"  … {hidden} more (--show N, or --format json)", highlight=False)
 
 
 @app.command("witness")
@@ -1157,7 +1349,9 @@ def _parse_witness_vkeys(vkeys: list[str]) -> list[Ed25519Verifier]:
             verifier = parse_vkey(text)
         except NoteError as exc:
             # The text is not echoed: it may be a private key pasted by mistake.
-            raise InputError(f"{which}: {exc.message}", hint=exc.hint) from None
+            raise _vkey_error(
+                which, exc, "`monday audit keygen --witness` printed (a `witness` line's key)"
+            ) from None
         if verifier.sig_type != SIG_COSIGNATURE_V1:
             raise InputError(
                 f"{which} is a key of signature type 0x{verifier.sig_type:02x}, not a witness "
@@ -1244,7 +1438,8 @@ def erase_cmd(
         idx, records = log.erase(subject, legal_basis_ref=legal_basis)
     state.console().print(
         f"✓ erased {records} vault record(s) and the subject's key; erasure entry {idx} "
-        "(proofs and fsck still verify; the commitments can no longer be opened)"
+        "(proofs and fsck still verify; the commitments can no longer be opened)",
+        markup=False,
     )
 
 
@@ -1279,7 +1474,8 @@ def backup_cmd(
         report = log.backup(target)
     state.console().print(
         f"✓ backup {target}: {report.size} entries and {report.checkpoints} checkpoint(s) "
-        "verified. Restore: stop writers, copy it over the store file, run `monday audit fsck`."
+        "verified. Restore: stop writers, copy it over the store file, run `monday audit fsck`.",
+        markup=False,
     )
 
 
@@ -1298,22 +1494,26 @@ def retention_cmd(
     if result.below_floor:
         state.err_console().print(
             f"warning: retention {result.policy} is shorter than {RETENTION_FLOOR_DAYS} days "
-            "(EU AI Act Art. 19 asks for at least six months)"
+            "(EU AI Act Art. 19 asks for at least six months)",
+            markup=False,
         )
     if dry_run:
         out.print(
             f"retention {result.policy}: entries before {result.cutoff} are past it; the minimum "
             f"index would go {result.previous_min_index} → {result.min_index}, "
             f"{result.expired_records} vault record(s) and {result.expired_subjects} subject(s) "
-            "would expire (dry run: nothing changed)"
+            "would expire (dry run: nothing changed)",
+            markup=False,
         )
     elif result.entry is None:
         out.print(
-            f"retention {result.policy}: nothing is past it (minimum index {result.min_index})"
+            f"retention {result.policy}: nothing is past it (minimum index {result.min_index})",
+            markup=False,
         )
     else:
         out.print(
             f"✓ retention {result.policy}: minimum index {result.previous_min_index} → "
             f"{result.min_index}, {result.expired_records} vault record(s) expired; "
-            f"entry {result.entry}"
+            f"entry {result.entry}",
+            markup=False,
         )
