@@ -399,3 +399,28 @@ def test_a_damaged_witness_file_is_named_with_how_to_restore_it(
     finally:
         store.close()
     assert str(path) in str(err.value)
+
+
+def test_a_malformed_older_checkpoint_fails_the_policy_check_naming_its_row(
+    log_config: LogConfig,
+) -> None:
+    ci = CosignatureSigner.generate("ci.example/witness")
+    with open_log(log_config) as log:
+        log.append_drafts([log.draft("decision", {"decision": "triage"})])
+        first = log.checkpoint()
+        log.append_drafts([log.draft("decision", {"decision": "triage"})])
+        log.checkpoint()
+    conn = sqlite3.connect(log_config.store_url.removeprefix("sqlite:///"))
+    with conn:  # a CR inside the older note: it no longer parses
+        conn.execute(
+            "UPDATE checkpoints SET note = ? WHERE seq = ?",
+            (first.note.replace(b"\n", b"\r\n", 1), first.seq),
+        )
+    conn.close()
+    policy = parse_policy(f"log {log_config.vkey}\nwitness CI {ci.vkey}\nquorum CI\n", "p.policy")
+    store = open_store(log_config.store_url)
+    try:
+        with pytest.raises(CheckFailed, match=rf"stored checkpoint #{first.seq} .* is malformed"):
+            newest_witnessed_checkpoint(store, policy, origin=ORIGIN)
+    finally:
+        store.close()

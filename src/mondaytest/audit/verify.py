@@ -629,11 +629,19 @@ def newest_witnessed_checkpoint(
             if gap is None:
                 gap = exc
             continue
+        except NoteError as exc:  # a stored note that does not even parse: the store is damaged
+            raise CheckFailed(
+                f"stored checkpoint #{row.seq} (size {row.size}) is malformed: {exc.message}",
+                hint="preserve the store as evidence; `monday audit fsck` lists every problem",
+            ) from None
         except CheckFailed as exc:
-            if row is newest:
-                raise
+            hint = exc.hint
+            if row is newest and hint is None:
+                hint = (
+                    "if the log's key was rotated, add the new vkey to the policy's `log` line"
+                )
             raise type(exc)(
-                f"stored checkpoint #{row.seq} (size {row.size}): {exc.message}", hint=exc.hint
+                f"stored checkpoint #{row.seq} (size {row.size}): {exc.message}", hint=hint
             ) from None
         return StorePolicyResult(
             witnessed=result,

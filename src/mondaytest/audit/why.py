@@ -461,10 +461,13 @@ def _check_proofs(
             continue
         proved.append(idx)
     if proved:
-        others = len(proved) - (1 if decision.idx in proved else 0)
-        what = f"entry {decision.idx}" if decision.idx in proved else "the entries"
-        if others:
-            what += f" and the {others} entr{'y' if others == 1 else 'ies'} it ran under"
+        own = decision.idx in proved
+        others = len(proved) - (1 if own else 0)
+        ran_under = f"the {others} entr{'y' if others == 1 else 'ies'} it ran under"
+        if own:
+            what = f"entry {decision.idx}" + (f" and {ran_under}" if others else "")
+        else:  # the decision itself failed above: only what it ran under was proved
+            what = ran_under
         checks.append(
             Check(
                 True,
