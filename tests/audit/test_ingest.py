@@ -122,3 +122,10 @@ def test_json_nested_beyond_the_interpreter_is_an_input_error_not_a_crash() -> N
     deep_payload += "]" * 5000 + "}}}"
     with pytest.raises(InputError):
         drafts_from_lines([deep_payload], _draft)  # type: ignore[arg-type]
+
+
+def test_a_number_with_thousands_of_digits_is_named_plainly() -> None:
+    line = '{"kind":"decision","payload":{"decision":"t","latency_ms":' + "9" * 5000 + "}}"
+    with pytest.raises(InputError, match="thousands of digits") as caught:
+        drafts_from_lines([line], _draft)  # type: ignore[arg-type]
+    assert "set_int_max_str_digits" not in str(caught.value)

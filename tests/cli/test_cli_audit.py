@@ -625,3 +625,22 @@ def test_an_interrupted_rotation_finish_is_completed_by_running_it_again(
     _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "t"}}\n')
     assert main(["audit", "append"]) == 0  # signs with the new key, which the contract names
     assert main(["audit", "fsck"]) == 0
+
+
+def test_a_key_file_open_to_others_gets_one_warning_line(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    _keygen(capsys)
+    key = proj.parent / ".monday" / "keys" / "audit.key"
+    key.chmod(0o644)
+    _stdin(monkeypatch, '{"kind": "decision", "payload": {"decision": "t"}}\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["audit", "append"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: unsafe key file" in err
+    assert "chmod 600" in err
+    assert "InsecureKeyFileWarning" not in err
+    assert "warnings.warn" not in err and ".py:" not in err

@@ -126,6 +126,14 @@ def drafts_from_lines(
                 source, number, f"the key {exc.key!r} appears twice in one object"
             ) from None
         except ValueError as exc:
+            if "integer string conversion" in str(exc):  # CPython's digit limit
+                raise _line_error(
+                    source,
+                    number,
+                    "a number has thousands of digits",
+                    hint="entries hold integers between -(2^53-1) and 2^53-1; write larger "
+                    "values as strings",
+                ) from None
             raise _line_error(source, number, f"not JSON: {exc}") from None
         except RecursionError:
             raise _line_error(

@@ -1193,7 +1193,10 @@ class Vault:
         row, count = found
         scrubbed = self.store.scrub(self.scrub_timeout)
         if not scrubbed:
-            log.warning("vault erasure committed but the WAL is still in use; call scrub() again")
+            log.warning(
+                "vault erasure committed, but a reader still holds the store's WAL: run "
+                "`monday audit scrub` once no process has the store open"
+            )
         log.info("vault: erased %d record(s) and 1 data key", count)
         return ErasureReceipt(row.token, count, 1, _iso(self._now_us()), scrubbed)
 
