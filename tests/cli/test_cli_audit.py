@@ -643,4 +643,5 @@ def test_a_key_file_open_to_others_gets_one_warning_line(
     assert "warning: unsafe key file" in err
     assert "chmod 600" in err
     assert "InsecureKeyFileWarning" not in err
-    assert "warnings.warn" not in err and ".py:" not in err
+    assert "warnings.warn" not in err
+    assert ".py:" not in err

@@ -637,9 +637,7 @@ def newest_witnessed_checkpoint(
         except CheckFailed as exc:
             hint = exc.hint
             if row is newest and hint is None:
-                hint = (
-                    "if the log's key was rotated, add the new vkey to the policy's `log` line"
-                )
+                hint = "if the log's key was rotated, add the new vkey to the policy's `log` line"
             raise type(exc)(
                 f"stored checkpoint #{row.seq} (size {row.size}): {exc.message}", hint=hint
             ) from None
