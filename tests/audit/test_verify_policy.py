@@ -152,7 +152,7 @@ def test_store_policy_user_errors_exit_2(
         capsys, "--store", f"sqlite:///{tmp_path}/empty.db", "--policy", "p.policy"
     )
     assert code == 2
-    assert "holds no audit log" in err
+    assert "is not a Monday audit store" in err
     code, _out, err = _run(capsys, "--store", str(tmp_path / "nope.db"), "--policy", "p.policy")
     assert code == 2
     assert "there is no store at" in err

@@ -799,12 +799,15 @@ def open_log(
     readonly: bool = False,
     durability: Durability | None = None,
     writer: WriterSettings | None = None,
+    store_readonly: bool = False,
 ) -> AuditLog:
     """Open the audit log of a contract.
 
     ``spec`` is a loaded contract, a path to ``monday.yaml`` (default: the nearest one), or a
     ready :class:`LogConfig`. ``store`` overrides the store URL (as ``--store`` does;
-    ``MONDAY_DATABASE_URL`` is applied too). ``readonly`` skips loading the signing key. A key
+    ``MONDAY_DATABASE_URL`` is applied too). ``readonly`` skips loading the signing key;
+    ``store_readonly`` also opens the store read-only (it must exist and be an audit store;
+    nothing is created, migrated or written). A key
     that does not match the contract's vkey raises
     :class:`~mondaytest.audit.keys.KeyMismatch` and nothing is written.
     """
@@ -825,7 +828,7 @@ def open_log(
     if writer is not None:
         config = replace(config, writer=writer)
     signers = [] if readonly else _load_signers(config)
-    handle = open_store(config.store_url, base_dir=config.base_dir)
+    handle = open_store(config.store_url, base_dir=config.base_dir, readonly=store_readonly)
     try:
         stored = handle.origin()
         if stored is not None and stored != config.origin:

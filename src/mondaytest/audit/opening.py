@@ -5,7 +5,8 @@ for a reader: ``monday audit verify --store missing.db`` would create an empty d
 report a verified log of 0 entries. The readers (``verify``, ``fsck``, ``log``, ``receipt``,
 ``consistency``, ``export``, ``backup``, ``witness``, ``cosign``) open the store through
 :func:`open_existing_store` / :func:`open_existing_log`, which refuse a store path that does
-not exist (exit 2) and create nothing.
+not exist or a file that is not an audit store (exit 2), and open it read-only: nothing is
+created, migrated or written.
 """
 
 from __future__ import annotations
@@ -55,19 +56,34 @@ def require_store(url: str, *, base_dir: Path | None = None, source: str | None 
 
 
 def open_existing_store(
-    url: str, *, base_dir: Path | None = None, source: str | None = None
+    url: str,
+    *,
+    base_dir: Path | None = None,
+    source: str | None = None,
+    readonly: bool = True,
 ) -> AuditStore:
-    """:func:`~mondaytest.audit.store.open_store`, refusing a store that does not exist."""
+    """:func:`~mondaytest.audit.store.open_store`, refusing a store that does not exist or a
+    file that is not an audit store. ``readonly`` (the default, for readers) opens it so that
+    nothing is created, migrated or written; a command that writes (``cosign``) passes False
+    once the file is known to be a store."""
     require_store(url, base_dir=base_dir, source=source)
+    store = open_store(url, base_dir=base_dir, readonly=True)
+    if readonly:
+        return store
+    store.close()
     return open_store(url, base_dir=base_dir)
 
 
 def open_existing_log(
     config: LogConfig, *, readonly: bool = True, source: str | None = None
 ) -> AuditLog:
-    """:func:`~mondaytest.audit.open_log` on ``config``, refusing a store that does not exist.
+    """:func:`~mondaytest.audit.open_log` on ``config``, refusing a store that does not exist
+    or a file that is not an audit store.
 
-    ``readonly`` skips the signing key (a receipt may need it to publish a checkpoint first).
+    ``readonly`` skips the signing key and opens the store read-only (a receipt may need the
+    key to publish a checkpoint first: it passes False).
     """
     require_store(config.store_url, base_dir=config.base_dir, source=source)
-    return open_log(config, readonly=readonly)
+    if not readonly:
+        open_store(config.store_url, base_dir=config.base_dir, readonly=True).close()
+    return open_log(config, readonly=readonly, store_readonly=readonly)

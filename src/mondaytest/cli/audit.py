@@ -1278,8 +1278,8 @@ def cosign_cmd(
         if choice is not None
         else _offline_config(spec, store, vkey)
     )
-    handle = open_existing_store(
-        config.store_url, base_dir=config.base_dir, source=store_source(store)
+    handle = open_existing_store(  # cosign stores cosignatures: writable
+        config.store_url, base_dir=config.base_dir, source=store_source(store), readonly=False
     )
     try:
         log_keys: list[NoteVerifier] = list(config.verifiers())

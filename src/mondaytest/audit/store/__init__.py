@@ -39,8 +39,15 @@ def resolve_store_url(configured: str | None, override: str | None = None) -> st
     return url
 
 
-def open_store(url: str, *, base_dir: Path | None = None) -> AuditStore:
-    """Open the store at ``url`` (``sqlite:///…`` or a file path; ``postgresql://`` later)."""
+def open_store(url: str, *, base_dir: Path | None = None, readonly: bool = False) -> AuditStore:
+    """Open the store at ``url`` (``sqlite:///…`` or a file path; ``postgresql://`` later).
+
+    A writable open (the default, for appends) creates the store and its schema when they do
+    not exist yet, and migrates an older schema. ``readonly=True`` is for commands that only
+    read: it creates, migrates and writes nothing, and raises
+    :class:`~mondaytest.errors.InputError` (exit 2) when there is no store at ``url`` or the
+    file there is not a Monday audit store (an empty file, another application's database).
+    """
     if url.startswith(("postgresql:", "postgres:")):
         raise InputError(
             "PostgreSQL audit stores are not available yet",
@@ -56,4 +63,4 @@ def open_store(url: str, *, base_dir: Path | None = None) -> AuditStore:
     from mondaytest.audit.store.sqlite import SQLiteStore, sqlite_path_from_url
 
     path, options = sqlite_path_from_url(url, base_dir)
-    return SQLiteStore(path, options, url=url)
+    return SQLiteStore(path, options, url=url, readonly=readonly)

@@ -34,6 +34,17 @@ URL: ``sqlite:///relative/path.db`` (relative to the contract's directory),
 default, or ``normal``), ``busy_timeout`` (ms, default 30000) and ``max_page_count`` (cap the
 file size; used to rehearse a full disk).
 
+**Read-only opening.** ``SQLiteStore(path, readonly=True)`` (``open_store(url, readonly=True)``)
+is what every command that only reads a store uses (verify, fsck, log, why, monitor, receipt,
+consistency, witness, export): the file is opened with SQLite's ``mode=ro``, so nothing in it is
+created, migrated or written (not even the journal mode), and a file that is not a Monday audit
+store (an empty file, another application's database, not SQLite at all) is refused with an
+:class:`~mondaytest.errors.InputError` at open. Older schemas are read as they are: every
+migration after v1 only adds an index, so a v1 or v2 store reads correctly without one (a writer
+adds them the next time it opens the store). A WAL store opened read-only needs its ``-shm``
+file: SQLite uses the one a live writer keeps, or creates it (and an empty ``-wal``) in the
+store's folder, as any reader of a WAL database does; the database itself is never written.
+
 Each thread gets its own connection; connections run in autocommit mode and every write is an
 explicit ``BEGIN IMMEDIATE … COMMIT``. ``secure_delete`` is off on these connections: they
 never delete anything but public data (node tiles they rewrite), and zeroing every freed page
@@ -55,7 +66,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from mondaytest._util.sqlite_errors import sqlite_failure
 from mondaytest.audit.store.interface import EntryRow, StoredCheckpoint
@@ -65,6 +76,17 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteWrite", "sqlite_path_from_url
 
 SCHEMA_VERSION = 3
 """The newest schema this code writes."""
+
+_OLDEST_READABLE = 1
+"""The oldest schema a read-only open reads without migrating it (v2 and v3 only add indexes)."""
+
+_STORE_TABLES = frozenset({"meta", "migrations", "entries", "tiles", "checkpoints"})
+"""The tables every Monday audit store has (schema v1 and later)."""
+
+_STORE_HINT = (
+    "check --store, MONDAY_DATABASE_URL or audit.store in monday.yaml: it must name the "
+    "database `monday audit` writes, e.g. sqlite:///.monday/audit.db"
+)
 
 _NODE_CACHE = 1 << 16
 """Committed subtree hashes kept in memory per store object (about 6 MB at most)."""
@@ -468,8 +490,18 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
 class SQLiteStore:
     """An :class:`~mondaytest.audit.store.interface.AuditStore` in one SQLite file."""
 
-    def __init__(self, path: Path, options: dict[str, str] | None = None, *, url: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        options: dict[str, str] | None = None,
+        *,
+        url: str = "",
+        readonly: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        """Opened for reading only: nothing is created, migrated or written (see the module
+        docstring); :meth:`write` is refused."""
         self.url = url or f"sqlite:///{self.path}"
         self._options = dict(options or {})
         sync = self._options.get("synchronous", "full").upper()
@@ -501,6 +533,8 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        if readonly:
+            self._conn()  # a file that is not an audit store is refused now, not at first read
 
     # -- connections -----------------------------------------------------------------------
 
@@ -528,13 +562,101 @@ class SQLiteStore:
             ) from None
         return conn
 
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A ``mode=ro`` connection to an existing audit store whose schema this code reads.
+
+        Raises :class:`~mondaytest.errors.InputError` when there is no file, or when it is not
+        a Monday audit store; nothing is created or written either way."""
+        path = self.path
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, not a Monday audit store", hint=_STORE_HINT)
+        if not path.exists():
+            raise InputError(
+                f"there is no audit store at {path}; nothing was created", hint=_STORE_HINT
+            )
+        if not path.is_file():
+            raise InputError(
+                f"{path} is not a regular file, not a Monday audit store", hint=_STORE_HINT
+            )
+        uri = f"file:{quote(str(path.absolute()), safe='/')}?mode=ro"
+        try:
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_ms / 1000,
+            )
+        except sqlite3.Error as exc:
+            raise self._readonly_error(exc) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self._check_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._readonly_error(exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _readonly_error(self, exc: sqlite3.Error) -> InputError | StoreError:
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB" or "not a database" in str(exc):
+            return InputError(
+                f"{self.path} is not a Monday audit store (it is not a SQLite database); "
+                "nothing was read or written",
+                hint=_STORE_HINT,
+            )
+        if sqlite_failure(exc) == "readonly":
+            return StoreError(
+                f"cannot open the audit store {self.path} for reading: {exc}",
+                hint="check the file's permissions; a store in WAL mode also needs its -shm "
+                "file, or a folder its reader may create it in",
+            )
+        return _store_error(exc, "opening it for reading", self.path)
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file that is not a Monday audit store, or one of a newer schema."""
+        tables = {
+            str(row[0])
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        version = 0
+        if "migrations" in tables:
+            version = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"audit store {self.path} has schema v{version}, newer than this Monday "
+                f"(v{SCHEMA_VERSION})",
+                hint="upgrade Monday to read it",
+            )
+        missing = _STORE_TABLES - tables
+        if version >= _OLDEST_READABLE and not missing:
+            return
+        if not tables:
+            what = "an empty file" if self.path.stat().st_size == 0 else "an empty database"
+        elif _STORE_TABLES.isdisjoint(tables):
+            shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+            what = f"a SQLite database without the audit tables; it holds {shown}"
+        else:
+            what = "its audit schema is incomplete: " + (
+                f"no table {', '.join(sorted(missing))}" if missing else "no migration recorded"
+            )
+        raise InputError(
+            f"{self.path} is not a Monday audit store ({what}); nothing was read or written",
+            hint=_STORE_HINT,
+        )
+
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError(f"audit store {self.path} is closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
-            self._migrate(conn)
+            if self.readonly:
+                conn = self._connect_readonly()
+            else:
+                conn = self._connect()
+                self._migrate(conn)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -656,6 +778,11 @@ class SQLiteStore:
         the store by itself (a writer that does not take the file lock, such as a backup, is
         waited for as before); the kernel drops the lock of a process that dies.
         """
+        if self.readonly:
+            raise StoreError(
+                f"audit store {self.path} was opened read-only; nothing was written",
+                hint="a command that changes the log opens its store for writing",
+            )
         with self._write_mutex:
             fd = self._writers_lock()
             self._take_writers_lock(fd)
