@@ -329,10 +329,19 @@ class TileReader:
             raise TreeError(f"tile {level}/{index} is beyond the tree of size {self.size}")
         try:
             data = self._fetch(tile_path(level, index, width))
-        except TileMissingError:
+        except TileMissingError as missing:
             if width == TILE_WIDTH:
                 raise
-            full = self._fetch(tile_path(level, index))  # the partial tile may be superseded
+            full_path = tile_path(level, index)
+            try:
+                full = self._fetch(full_path)  # the partial tile may be superseded
+            except TileMissingError:
+                # name the tile this size needs, not only the fallback that was tried last
+                raise TileMissingError(
+                    f"{missing.message} (and so is {full_path}, the full tile that would "
+                    "supersede it)",
+                    hint=missing.hint,
+                ) from None
             data = full[: width * HASH_SIZE] if len(full) == TILE_WIDTH * HASH_SIZE else full
         try:
             hashes = tile_hashes(data, width)
@@ -474,7 +483,12 @@ def verify_tiles(
     reader = TileReader(cp.size, fetch, cache_tiles=4)
     checked = 0
     min_index = 0
-    absent: list[tuple[TileRef, TileMissingError]] = []
+    # Absent bundles are judged once every served entry has declared its minimum index, so
+    # only runs of them are kept (first, last, count, entries): an export holds at most one
+    # run per bundle it does serve. Each absent bundle's level-0 hash tile is read at once
+    # (hash tiles are never pruned), so a checkpoint claiming more entries than the directory
+    # holds fails at its first missing file, in time and memory bounded by what is there.
+    runs: list[_AbsentRun] = []
     if check_entries:
         for ref in bundles_for_size(cp.size):
             try:
@@ -482,7 +496,11 @@ def verify_tiles(
             except TileMissingError as exc:
                 if declared_min_index is None:
                     raise
-                absent.append((ref, exc))
+                _needed_hash_tile(reader, ref)
+                if runs and runs[-1].last.index + 1 == ref.index:
+                    runs[-1].extend(ref)
+                else:
+                    runs.append(_AbsentRun(ref, exc))
                 continue
             try:
                 items = decode_bundle(data, ref.width)
@@ -508,38 +526,84 @@ def verify_tiles(
                             )
                         min_index = max(min_index, declared)
             checked += len(items)
-        unjustified = [
-            (ref, exc) for ref, exc in absent if (ref.index + 1) * TILE_WIDTH > min_index
-        ]
-        if unjustified:
-            first, missing = unjustified[0]
-            many = len(unjustified) > 1
-            it = "they hold" if many else "it holds"
-            why = (
-                f"{it} entries at or above the log's minimum index {min_index}, which must "
-                "be served"
-                if min_index
-                else "no entry in the export declares a minimum index that prunes "
-                + ("them" if many else "it")
-            )
-            what = (
-                f"{len(unjustified)} entry bundles are missing from {directory} "
-                f"({first.path} … {unjustified[-1][0].path})"
-                if many
-                else missing.message
-            )
-            raise TileMissingError(f"{what} ({why})")
+        _judge_absent(runs, min_index, directory)
     for ref in tiles_for_size(cp.size):
         if ref.partial:
             continue
+        hashes = reader.tile(ref.level, ref.index)  # first the tile, then its parent's
         parent = reader.subtree_hash(TILE_HEIGHT * (ref.level + 1), ref.index)
-        if _mth_of_full_tile(reader.tile(ref.level, ref.index)) != parent:
+        if _mth_of_full_tile(hashes) != parent:
             raise TileError(
                 f"{ref.path} does not hash to its entry in the level-{ref.level + 1} tile"
             )
     if root_at(cp.size, reader) != cp.root:
         raise TileError(f"the tiles do not hash to the checkpoint's root (size {cp.size})")
-    return TilesReport(cp, checked, min_index, sum(ref.width for ref, _ in absent))
+    return TilesReport(cp, checked, min_index, sum(run.entries for run in runs))
+
+
+class _AbsentRun:
+    """Consecutive entry bundles absent from an export (only its ends and totals are kept)."""
+
+    __slots__ = ("count", "entries", "first", "first_error", "last")
+
+    def __init__(self, ref: TileRef, error: TileMissingError) -> None:
+        self.first = self.last = ref
+        self.first_error = error
+        self.count = 1
+        self.entries = ref.width
+
+    def extend(self, ref: TileRef) -> None:
+        self.last = ref
+        self.count += 1
+        self.entries += ref.width
+
+
+def _needed_hash_tile(reader: TileReader, ref: TileRef) -> None:
+    """Read the level-0 hash tile of an absent bundle: it is never pruned, so it must be there."""
+    try:
+        reader.tile(0, ref.index)
+    except TileMissingError as exc:
+        raise TileMissingError(
+            f"{ref.path} is missing, and so is its hash tile ({exc.message}); hash tiles are "
+            "never pruned, so the entries there cannot be accounted for",
+            hint="export the log again with `monday audit export --tiles DIR`, or check that "
+            "the checkpoint belongs to this directory",
+        ) from None
+
+
+def _judge_absent(runs: Sequence[_AbsentRun], min_index: int, directory: Path | str) -> None:
+    """Raise :class:`TileMissingError` unless every absent bundle ends at or below
+    ``min_index`` (the highest minimum index the served entries declare)."""
+    unjustified = [
+        run for run in runs if (run.last.index + 1) * TILE_WIDTH > min_index
+    ]  # bundle ends increase, so only the runs from the first unjustified bundle on
+    if not unjustified:
+        return
+    head = unjustified[0]
+    first = head.first
+    skipped = 0
+    if (first.index + 1) * TILE_WIDTH <= min_index:  # the run starts with justified bundles
+        skipped = min_index // TILE_WIDTH - first.index
+        index = first.index + skipped  # only the log's last bundle can be partial
+        last_of_run = head.last
+        first = last_of_run if index == last_of_run.index else TileRef(0, index, entries=True)
+    count = sum(run.count for run in unjustified) - skipped
+    last = unjustified[-1].last
+    many = count > 1
+    it = "they hold" if many else "it holds"
+    why = (
+        f"{it} entries at or above the log's minimum index {min_index}, which must be served"
+        if min_index
+        else "no entry in the export declares a minimum index that prunes "
+        + ("them" if many else "it")
+    )
+    if many:
+        what = f"{count} entry bundles are missing from {directory} ({first.path} … {last.path})"
+    elif skipped == 0:
+        what = head.first_error.message
+    else:
+        what = f"{first.path} is missing from {directory}"
+    raise TileMissingError(f"{what} ({why})")
 
 
 def verify_tiles_dir(
