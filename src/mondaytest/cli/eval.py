@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mondaytest.cli import state
@@ -98,7 +99,9 @@ class _Progress:
             return
         err = state.err_console()
         resumed = f", resuming at {done}" if done else ""
-        err.print(f"run {run_id}: {total} trials of suite {suite}{resumed}", highlight=False)
+        err.print(
+            f"run {run_id}: {total} trials of suite {suite}{resumed}", markup=False, highlight=False
+        )
         if not self.plain:
             from rich.progress import (
                 BarColumn,
@@ -118,7 +121,8 @@ class _Progress:
                 transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task(suite, total=total, completed=done, status="")
+            # the description column renders markup: the suite name is escaped
+            self._task = self._bar.add_task(escape(suite), total=total, completed=done, status="")
         self._last = time.monotonic()
 
     def progress(self, done: int, errors: int, passed: int, failed: int) -> None:
@@ -130,7 +134,7 @@ class _Progress:
         elif time.monotonic() - self._last >= 5.0:
             self._last = time.monotonic()
             state.err_console().print(
-                f"{self.suite}: {done}/{self.total} trials, {status}", highlight=False
+                f"{self.suite}: {done}/{self.total} trials, {status}", markup=False, highlight=False
             )
 
     def finished(self, data: dict[str, Any]) -> None:
@@ -157,13 +161,18 @@ def _metrics_table(data: dict[str, Any]) -> Table:
         )
     for name, m in (data.get("metrics") or {}).items():
         table.add_row(
-            name,
-            str(m.get("kind")),
-            "model" if m.get("deterministic") is False else "deterministic",
-            str(m.get("n")),
-            _fmt(m.get("mean")),
-            _pct(m.get("pass_rate")),
-            str(m.get("errors", 0)),
+            *(
+                escape(cell)
+                for cell in (
+                    name,
+                    str(m.get("kind")),
+                    "model" if m.get("deterministic") is False else "deterministic",
+                    str(m.get("n")),
+                    _fmt(m.get("mean")),
+                    _pct(m.get("pass_rate")),
+                    str(m.get("errors", 0)),
+                )
+            )
         )
     return table
 
@@ -176,19 +185,22 @@ def _render_run(data: dict[str, Any], run_dir: Path | None) -> None:
     rate = f", {trials / duration:,.0f}/s" if duration else ""
     status = data.get("status")
     colour = "green" if status == "complete" else "red"
+    # run.json is data: every value is printed literally, only our styling is markup
     out.print(
-        f"run [bold]{data.get('run_id')}[/]  [{colour}]{status}[/]  suite {data.get('suite')} "
-        f"v{data.get('suite_version')}  {trials} trials in {duration:.2f}s{rate}"
+        f"run [bold]{escape(str(data.get('run_id')))}[/]  [{colour}]{escape(str(status))}[/]  "
+        f"suite {escape(str(data.get('suite')))} v{escape(str(data.get('suite_version')))}  "
+        f"{escape(str(trials))} trials in {duration:.2f}s{rate}"
     )
     if data.get("stopped_reason"):
-        out.print(f"  [red]stopped:[/] {data['stopped_reason']}")
+        out.print(f"  [red]stopped:[/] {escape(str(data['stopped_reason']))}")
     cfg = data.get("config") or {}
     out.print(
         f"  passed {counts.get('passed', 0)}  failed {counts.get('failed', 0)}  "
         f"errors {counts.get('errors', 0) + counts.get('score_errors', 0)}  "
         f"cached {counts.get('cached', 0)}  retried {counts.get('retried', 0)}  "
         f"mode {cfg.get('mode')}  seed {cfg.get('seed')}"
-        + (f"  sample {cfg.get('sample')}" if cfg.get("sample") else "")
+        + (f"  sample {cfg.get('sample')}" if cfg.get("sample") else ""),
+        markup=False,
     )
     out.print(_metrics_table(data))
     for name, m in (data.get("metrics") or {}).items():
@@ -196,26 +208,32 @@ def _render_run(data: dict[str, Any], run_dir: Path | None) -> None:
         if cls:
             out.print(
                 f"  {name}: accuracy {_fmt(cls['accuracy'])}  macro F1 {_fmt(cls['macro']['f1'])}  "
-                f"micro F1 {_fmt(cls['micro']['f1'])}  labels {', '.join(cls['labels'])}"
+                f"micro F1 {_fmt(cls['micro']['f1'])}  labels {', '.join(map(str, cls['labels']))}",
+                markup=False,
             )
     for scorer in data.get("scorers") or []:
         if scorer.get("deterministic") is False:
             out.print(
-                f"  {scorer['name']} is model-graded; pin its judge: pin: {scorer['fingerprint']}"
+                f"  {scorer['name']} is model-graded; pin its judge: pin: {scorer['fingerprint']}",
+                markup=False,
             )
     lat = data.get("latency_ms") or {}
     if lat.get("n"):
         out.print(
             f"  latency ms: p50 {_fmt(lat.get('p50'), 2)}  p95 {_fmt(lat.get('p95'), 2)}  "
-            f"max {_fmt(lat.get('max'), 2)}"
+            f"max {_fmt(lat.get('max'), 2)}",
+            markup=False,
         )
     cost = (data.get("cost") or {}).get("total")
     if cost is not None:
-        out.print(f"  cost: ${cost:.4f}")
+        out.print(f"  cost: ${cost:.4f}", markup=False)
     if data.get("recorded"):
-        out.print(f"  recorded {data['recorded']['calls']} calls to {data['recorded']['cassette']}")
+        out.print(
+            f"  recorded {data['recorded']['calls']} calls to {data['recorded']['cassette']}",
+            markup=False,
+        )
     if run_dir is not None:
-        out.print(f"  {run_dir}")
+        out.print(f"  {run_dir}", markup=False)
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -359,14 +377,19 @@ def ls(
         table.add_column(col)
     for row in rows:
         table.add_row(
-            row.run_id,
-            row.suite,
-            row.status,
-            str(row.started_at or ""),
-            _fmt(row.trials),
-            _pct(row.pass_rate),
-            _fmt(row.errors),
-            str(row.mode),
+            *(
+                escape(cell)
+                for cell in (
+                    row.run_id,
+                    row.suite,
+                    row.status,
+                    str(row.started_at or ""),
+                    _fmt(row.trials),
+                    _pct(row.pass_rate),
+                    _fmt(row.errors),
+                    str(row.mode),
+                )
+            )
         )
     state.console().print(table)
 
@@ -381,7 +404,10 @@ def _print_id_lists(out: Console, lists: Iterable[tuple[str, Sequence[str]]]) ->
 
 def _render_comparison(cmp: Comparison) -> None:
     out = state.console()
-    out.print(f"compare [bold]{cmp.a.id}[/] (A) → [bold]{cmp.b.id}[/] (B), suite {cmp.b.suite}")
+    out.print(
+        f"compare [bold]{escape(cmp.a.id)}[/] (A) → [bold]{escape(cmp.b.id)}[/] (B), "
+        f"suite {escape(cmp.b.suite)}"
+    )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("metric", "n", "A", "B", "Δ", "95% CI of Δ", "p", "flips"):
         table.add_column(col, justify="left" if col == "metric" else "right")
@@ -390,14 +416,19 @@ def _render_comparison(cmp: Comparison) -> None:
         flips = f"-{m.pass_to_fail}/+{m.fail_to_pass}" if m.binary else ""
         delta = m.delta
         table.add_row(
-            m.name,
-            str(m.n),
-            _fmt(m.a_mean),
-            _fmt(m.b_mean),
-            "—" if delta is None else f"{delta:+.3f}",
-            ci,
-            _fmt(m.p_value),
-            flips,
+            *(
+                escape(cell)
+                for cell in (
+                    m.name,
+                    str(m.n),
+                    _fmt(m.a_mean),
+                    _fmt(m.b_mean),
+                    "—" if delta is None else f"{delta:+.3f}",
+                    ci,
+                    _fmt(m.p_value),
+                    flips,
+                )
+            )
         )
     out.print(table)
     _print_id_lists(
@@ -459,7 +490,8 @@ def flaky(
     out = state.console()
     out.print(
         f"{len(report.cases)} cases over {len(records)} run(s); {report.repeated} with ≥2 trials; "
-        f"flaky: {len(report.flaky)} ({_pct(report.flaky_share)})"
+        f"flaky: {len(report.flaky)} ({_pct(report.flaky_share)})",
+        markup=False,
     )
     if report.repeated == 0:
         out.print("no case ran twice: use --epochs 3, or pool runs with --last N")
@@ -497,10 +529,10 @@ def _render_gate(result: GateResult, strict: bool) -> None:
     v = result.verdict
     code = v.exit_code(strict=strict)
     colour = _status_colour(v.status.value)
-    base = f" against baseline {result.baseline.run_id}" if result.baseline else ""
+    base = f" against baseline {escape(result.baseline.run_id)}" if result.baseline else ""
     out.print(
-        f"gate [{colour}]{v.status.value.upper()}[/] for run {result.run.id}{base}: "
-        f"{v.n_judged} cases judged, {v.n_paired} paired (exit {code})"
+        f"gate [{colour}]{escape(v.status.value.upper())}[/] for run {escape(result.run.id)}"
+        f"{base}: {v.n_judged} cases judged, {v.n_paired} paired (exit {code})"
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("check", "status", "value", "Δ", "95% CI", "p", "MDE", "why"):
@@ -513,14 +545,14 @@ def _render_gate(result: GateResult, strict: bool) -> None:
             else "—"
         )
         table.add_row(
-            c.name,
-            f"[{_status_colour(c.status.value)}]{c.status.value}[/]",
-            _num(c.estimate),
-            _num(c.delta, True),
-            ci,
-            _num(c.p_adjusted if c.p_adjusted is not None else c.p_value),
-            _num(c.mde),
-            c.reason,
+            escape(c.name),
+            f"[{_status_colour(c.status.value)}]{escape(c.status.value)}[/]",
+            escape(_num(c.estimate)),
+            escape(_num(c.delta, True)),
+            escape(ci),
+            escape(_num(c.p_adjusted if c.p_adjusted is not None else c.p_value)),
+            escape(_num(c.mde)),
+            escape(c.reason),
         )
     out.print(table)
     _print_id_lists(
@@ -562,7 +594,7 @@ class _GateView:
         self.render(gate)
         if not self.json and (gate.error is not None or gate.exit_code in (1, 3)):
             state.err_console().print(
-                f"[bold red]error:[/] {gate.message()}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(gate.message())}", highlight=False, soft_wrap=True
             )
 
     def render(self, gate: SuiteGate) -> None:
@@ -572,7 +604,8 @@ class _GateView:
         if gate.audit_skipped and not self.quiet and not self.json:
             state.err_console().print(
                 "note: the verdict is not in the audit log: audit.vkey is not set "
-                "(run `monday audit keygen`, or pass --no-record)"
+                "(run `monday audit keygen`, or pass --no-record)",
+                markup=False,
             )
         if self.json:
             return
@@ -735,7 +768,8 @@ def baseline_bless(
     state.console().print(
         f"blessed run {blessed.run_id} as the baseline of {ref.name}: "
         f"{blessed.cases} cases, {blessed.passed} passing → {blessed.path}\n"
-        "commit it to make it the reference for every pull request"
+        "commit it to make it the reference for every pull request",
+        markup=False,
     )
 
 
@@ -803,7 +837,7 @@ def plan(
         mde = "none detectable" if p.mde == float("inf") else f"{p.mde:.3f}"
         verdict = "[green]can detect[/]" if p.adequate else "[red]cannot detect[/]"
         out.print(
-            f"{p.metric}: {p.n} cases → MDE {mde}; margin {p.margin:g}: {verdict}"
+            f"{escape(p.metric)}: {p.n} cases → MDE {mde}; margin {p.margin:g}: {verdict}"
             + (f"; ≈{p.needed:,} cases needed" if p.needed is not None else "")
         )
         out.print(f"  variability: {p.spread:.4f} ({p.basis})", markup=False)

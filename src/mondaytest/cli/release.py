@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt, SpecOpt, StoreOpt
@@ -169,7 +170,7 @@ def _render_show(items: list[InForce]) -> None:
 
     out = state.console()
     if not items:
-        out.print("no model version has been released yet (monday release record)")
+        out.print("no model version has been released yet (monday release record)", markup=False)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("model", "version", "entry", "recorded", "approved by"):
@@ -186,7 +187,13 @@ def _render_show(items: list[InForce]) -> None:
             )
         else:
             by = "—"
-        table.add_row(item.model, item.version, str(item.idx), item.ts[:19] + "Z", by)
+        # model ids, versions and the approval are user text: cells are escaped, not markup
+        table.add_row(
+            *(
+                escape(cell)
+                for cell in (item.model, item.version, str(item.idx), item.ts[:19] + "Z", by)
+            )
+        )
     out.print(table)
     for item in items:
         for problem in item.problems:

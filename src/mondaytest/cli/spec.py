@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
+from rich.text import Text
 
 from mondaytest.cli import state
 from mondaytest.cli.options import FormatOpt
@@ -52,8 +54,9 @@ def validate(path: SpecArg = None, fmt: FormatOpt = OutputFormat.text) -> None:
         )
         return
     state.console().print(
-        f"[green]✓[/] {loaded.path.name} is valid "
-        f"({len(loaded.files)} file{'s' if len(loaded.files) != 1 else ''}, {loaded.digest[:19]}…)"
+        f"[green]✓[/] {escape(loaded.path.name)} is valid "
+        f"({len(loaded.files)} file{'s' if len(loaded.files) != 1 else ''}, "
+        f"{escape(loaded.digest[:19])}…)"
     )
 
 
@@ -83,7 +86,8 @@ def show(path: SpecArg = None, fmt: FormatOpt = OutputFormat.text) -> None:
     if state.plain():
         out.print(lines, markup=False)
     else:
-        out.print(Panel(lines, title="provenance", expand=False))
+        # a Panel renders a str as markup: the path (and commit) are text, printed as they are
+        out.print(Panel(Text(lines), title="provenance", expand=False))
 
 
 @app.command("schema")
@@ -96,7 +100,7 @@ def schema(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, "utf-8")
-        state.err_console().print(f"wrote {output}")
+        state.err_console().print(f"wrote {output}", markup=False)
 
 
 @app.command("migrate")
@@ -108,12 +112,15 @@ def migrate(
     spec_path = find_spec(path)
     result, text = migrate_file(spec_path, dry_run=dry_run)
     if not result.changed:
-        state.console().print(f"{spec_path.name} is already at version {result.to_version}")
+        state.console().print(
+            f"{spec_path.name} is already at version {result.to_version}", markup=False
+        )
     elif dry_run:
         typer.echo(text, nl=False)
     else:
         state.console().print(
-            f"migrated {spec_path} from version {result.from_version} to {result.to_version}"
+            f"migrated {spec_path} from version {result.from_version} to {result.to_version}",
+            markup=False,
         )
 
 
@@ -135,13 +142,16 @@ def init(
     ):
         for f in files:
             out.print(
-                f"[{style}]{label:>9}[/] {f}"
+                f"[{style}]{label:>9}[/] {escape(str(f))}"
                 if len(label) < 10
-                else f"[{style}]kept[/]      {f} (differs from the template; --force overwrites)"
+                else f"[{style}]kept[/]      {escape(str(f))} (differs from the template; "
+                "--force overwrites)"
             )
     spec = directory / "monday.yaml"
     load_spec(spec)
-    out.print(f"[green]✓[/] {spec} validates. Next: edit it, then `monday audit keygen`.")
+    out.print(
+        f"[green]✓[/] {escape(str(spec))} validates. Next: edit it, then `monday audit keygen`."
+    )
 
 
 def register_top_level(root: typer.Typer) -> None:

@@ -36,6 +36,7 @@ def console() -> Console:
         no_color=is_plain,
         force_terminal=False if is_plain else None,
         highlight=False,
+        emoji=False,  # a case id like :smile: prints as written
         width=None if not is_plain else 200,
     )
 
@@ -43,4 +44,10 @@ def console() -> Console:
 def err_console() -> Console:
     """The stderr console for errors and progress."""
     is_plain = plain()
-    return Console(stderr=True, no_color=is_plain, highlight=False, width=200 if is_plain else None)
+    return Console(
+        stderr=True,
+        no_color=is_plain,
+        highlight=False,
+        emoji=False,
+        width=200 if is_plain else None,
+    )
