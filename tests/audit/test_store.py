@@ -148,8 +148,8 @@ def test_search_and_lookup(tmp_path: Path) -> None:
     seq = Sequencer(store, ORIGIN)
     d = draft_decision({"decision": "needle"}, origin=ORIGIN, entry_id="dec-1")
     seq.append([draft_decision({"decision": "hay"}, origin=ORIGIN), d])
-    assert store.find_entry_id("dec-1") == 1
-    assert store.find_entry_id("nope") is None
+    assert store.find_entry_ids("dec-1") == [1]
+    assert store.find_entry_ids("nope") == []
     assert [r.idx for r in store.search(text="needle")] == [1]
     assert [r.idx for r in store.search(kind="decision", limit=1)] == [1]
     assert store.entry(5) is None

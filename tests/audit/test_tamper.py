@@ -20,7 +20,7 @@ from mondaytest.audit.store import open_store
 from mondaytest.audit.store.sqlite import _decode_tile, _encode_tile, _tile_key
 from mondaytest.audit.verify import FsckReport, fsck
 from mondaytest.cli.app import main
-from mondaytest.errors import CheckFailed
+from mondaytest.errors import CheckFailed, InputError
 
 N = 10_000
 
@@ -357,3 +357,37 @@ def test_a_log_created_for_another_key_is_named(
         store.close()
     messages = [f.message for f in report.findings]
     assert any(m.startswith("entry 0: the log was created to be signed by") for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("kind", "threshold"), ("eid", "other-id"), ("ts", "2020-01-01T00:00:00Z")],
+)
+def test_deep_fsck_compares_the_index_columns_with_the_bytes(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 4)
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    with conn:
+        conn.execute(f"UPDATE entries SET {column} = ? WHERE idx = 2", (value,))
+    conn.close()
+    store = open_store(cfg.store_url)
+    try:
+        assert fsck(store, cfg.verifiers()).ok  # the hashes are intact: only --deep looks
+        report = fsck(store, cfg.verifiers(), deep=True)
+    finally:
+        store.close()
+    assert [f.index for f in report.findings] == [2]
+    name = "id" if column == "eid" else column
+    assert f"index column {name} differs from the entry's bytes" in report.findings[0].message
+
+
+def test_an_id_two_entries_share_is_refused_as_ambiguous(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        first = log.append_drafts([log.draft("decision", {"decision": "t"}, entry_id="dup-1")])
+        log.append_drafts([log.draft("decision", {"decision": "t"}, entry_id="dup-1")])
+        with pytest.raises(InputError, match=f"more than one entry has the id 'dup-1'.*{first[0]}"):
+            log.find("dup-1")

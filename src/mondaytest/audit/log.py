@@ -677,13 +677,19 @@ class AuditLog:
             if idx >= self.store.size():
                 raise InputError(f"the log has no entry {idx} (size {self.store.size()})")
             return idx
-        found = self.store.find_entry_id(index_or_id)
-        if found is None:
+        found = self.store.find_entry_ids(index_or_id)
+        if not found:
             raise InputError(
                 f"no entry with id {index_or_id!r}",
                 hint="pass an entry index or the id printed when it was appended",
             )
-        return found
+        if len(found) > 1:
+            raise InputError(
+                f"more than one entry has the id {index_or_id!r} (entries {found[0]}, "
+                f"{found[1]}, …)",
+                hint="pass the entry's index instead (`monday audit log --grep` finds them)",
+            )
+        return found[0]
 
     def tail(self, n: int = 20, *, kind: str | None = None, text: str | None = None) -> list[Entry]:
         """The newest ``n`` entries (of one kind, or containing ``text``), oldest first."""

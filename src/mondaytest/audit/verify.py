@@ -29,12 +29,12 @@ is the first bad entry index. It streams the store: memory stays O(log n).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint
-from mondaytest.audit.entries import ENTRY_SCHEMA, EntryFormatError, decode_entry
+from mondaytest.audit.entries import ENTRY_SCHEMA, Entry, EntryFormatError, decode_entry
 from mondaytest.audit.merkle import (
     CompactRange,
     ProofError,
@@ -229,6 +229,30 @@ def unsigned_rotations(store: AuditStore, origin: str | None = None) -> list[int
     return sorted(bad)
 
 
+def _compare_columns(
+    entry: Entry,
+    columns: Iterator[tuple[int, str, str, str, str]],
+    problem: Callable[[str, int], bool],
+) -> None:
+    """Report an entry whose indexed columns (type, kind, id, ts: what searches, ``why`` and
+    retention read) differ from its bytes. ``columns`` advances in step with the entries."""
+    for stored in columns:
+        if stored[0] < entry.idx:
+            continue
+        if stored[0] == entry.idx:
+            wanted = (entry.type, entry.kind, entry.id, entry.ts)
+            names = ("type", "kind", "id", "ts")
+            differ = [n for n, a, b in zip(names, stored[1:], wanted, strict=True) if a != b]
+            if differ:
+                problem(
+                    f"entry {entry.idx}: the store's index column{'s' if len(differ) > 1 else ''} "
+                    f"{', '.join(differ)} differ{'' if len(differ) > 1 else 's'} from the entry's "
+                    "bytes (searches and lookups would read the wrong value)",
+                    entry.idx,
+                )
+        return
+
+
 def _untrusted_genesis_key(
     payload: dict[str, object], verifiers: Sequence[NoteVerifier]
 ) -> str | None:
@@ -333,6 +357,7 @@ def fsck(
     last_good_size = 0
     expected = 0
     broken = False
+    columns = store.index_columns() if deep else None
     for row in store.entries():
         idx = row.idx
         if idx != expected:
@@ -360,6 +385,8 @@ def fsck(
                     f"configuration in force was {config_idx}",
                     idx,
                 )
+            if columns is not None:
+                _compare_columns(entry, columns, problem)
             if entry.is_config:
                 config_idx = idx
             if idx == 0 and entry.kind == "log_genesis":

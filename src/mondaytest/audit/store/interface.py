@@ -160,8 +160,14 @@ class AuditStore(Protocol):
         """Entries ``start <= idx < end`` in index order (streamed)."""
         ...
 
-    def find_entry_id(self, entry_id: str) -> int | None:
-        """Index of the entry with this id."""
+    def find_entry_ids(self, entry_id: str, limit: int = 2) -> list[int]:
+        """Indexes of the entries with this id, ascending, at most ``limit`` (ids given by
+        callers need not be unique: more than one means the id is ambiguous)."""
+        ...
+
+    def index_columns(self, start: int = 0) -> Iterator[tuple[int, str, str, str, str]]:
+        """``(idx, type, kind, id, ts)`` as the store indexes them, in index order: what
+        searches and lookups read instead of the entry bytes (``fsck --deep`` compares them)."""
         ...
 
     def first_index_since(self, ts: str) -> int:

@@ -951,12 +951,24 @@ class SQLiteStore:
             else:  # a tampered row may hold TEXT, a number or NULL
                 yield EntryRow(int(row[0]), _blob(row[1]), _blob(row[2]))
 
-    def find_entry_id(self, entry_id: str) -> int | None:
-        """Index of the entry with this id."""
+    def find_entry_ids(self, entry_id: str, limit: int = 2) -> list[int]:
+        """Indexes of the entries with this id, ascending, at most ``limit``."""
         rows = self._read(
-            "looking up an id", "SELECT idx FROM entries WHERE eid = ? LIMIT 1", (entry_id,)
+            "looking up an id",
+            "SELECT idx FROM entries WHERE eid = ? ORDER BY idx LIMIT ?",
+            (entry_id, limit),
         )
-        return None if not rows else int(rows[0][0])
+        return [int(r[0]) for r in rows]
+
+    def index_columns(self, start: int = 0) -> Iterator[tuple[int, str, str, str, str]]:
+        """``(idx, type, kind, id, ts)`` as stored, in index order (a tampered column may hold
+        another type: it is shown as text)."""
+        for row in self._stream(
+            "reading the index columns",
+            "SELECT idx, type, kind, eid, ts FROM entries WHERE idx >= ? ORDER BY idx",
+            (start,),
+        ):
+            yield (int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
 
     def first_index_since(self, ts: str) -> int:
         """Lowest index recorded at or after ``ts``; the size when every entry is older."""
