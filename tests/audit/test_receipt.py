@@ -64,6 +64,15 @@ def test_extra_and_leaf_hash_and_single_entry() -> None:
     r.verify_receipt(single, [LOG.verifier()], leaf=b"only")
 
 
+def test_an_entry_that_is_not_the_logged_one_is_named_as_such() -> None:
+    data = _receipt(1)
+    for changed in (ENTRIES[1] + b"\n", ENTRIES[1].replace(b'"i":1', b'"i":7')):
+        with pytest.raises(m.ProofError, match="entry 1 is not the one the log signed") as caught:
+            r.verify_receipt(data, [LOG.verifier()], leaf=changed, origin=ORIGIN)
+        assert caught.value.hint is not None
+        assert "no added newline" in caught.value.hint
+
+
 def test_build_refuses_wrong_inputs() -> None:
     tree, note = _log(ENTRIES)
     proof = m.inclusion_proof(1, 3, tree)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mondaytest.audit.checkpoint import MAX_TREE_SIZE, Checkpoint, open_checkpoint, peek_checkpoint
-from mondaytest.audit.merkle import HASH_SIZE, verify_inclusion
+from mondaytest.audit.merkle import HASH_SIZE, ProofError, verify_inclusion
 from mondaytest.audit.merkle import leaf_hash as hash_leaf
 from mondaytest.audit.note import NoteError, NoteVerifier, b64decode_strict
 from mondaytest.errors import CheckFailed, InputError
@@ -39,6 +39,7 @@ __all__ = [
     "WitnessQuorumError",
     "build_receipt",
     "parse_receipt",
+    "prove_entry",
     "verify_receipt",
 ]
 
@@ -238,5 +239,22 @@ def verify_receipt(
             f"checkpoint has {len(cp.cosignatures)} valid witness cosignatures, "
             f"{min_cosignatures} required"
         )
-    verify_inclusion(expected, r.index, cp.size, r.proof, cp.root)
+    prove_entry(expected, r.index, cp.size, r.proof, cp.root)
     return VerifiedReceipt(r.index, expected, cp, r.extra)
+
+
+def prove_entry(
+    expected: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> None:
+    """:func:`~mondaytest.audit.merkle.verify_inclusion` of a receipt's entry, with a message
+    for the one who holds the receipt: the entry's bytes or the proof changed."""
+    try:
+        verify_inclusion(expected, index, size, proof, root)
+    except ProofError as exc:
+        raise ProofError(
+            f"entry {index} is not the one the log signed: its bytes and the receipt's "
+            f"inclusion proof do not lead to the signed root of the tree of {size} (the entry "
+            "was changed after it was logged, or the proof was)",
+            hint="an entry file must hold the logged bytes exactly (no added newline); compare "
+            "it with what `monday audit log` shows for that index",
+        ) from exc

@@ -42,11 +42,16 @@ from mondaytest.audit.merkle import (
     leaf_hash,
     root_at,
     verify_consistency,
-    verify_inclusion,
 )
 from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
 from mondaytest.audit.policy import Policy, PolicyResult, QuorumNotMet
-from mondaytest.audit.receipt import Receipt, VerifiedReceipt, parse_receipt, verify_receipt
+from mondaytest.audit.receipt import (
+    Receipt,
+    VerifiedReceipt,
+    parse_receipt,
+    prove_entry,
+    verify_receipt,
+)
 from mondaytest.audit.rotation_proof import verified_rotation
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.audit.tiles import TilesReport, export_directory, verify_tiles
@@ -503,7 +508,7 @@ def verify_receipt_policy(
     leaf = _entry_of(receipt, entry)
     result = policy.check(receipt.checkpoint, origin=origin, log_keys=log_keys)
     cp = result.checkpoint
-    verify_inclusion(leaf_hash(leaf), receipt.index, cp.size, receipt.proof, cp.root)
+    prove_entry(leaf_hash(leaf), receipt.index, cp.size, receipt.proof, cp.root)
     return VerifiedReceipt(receipt.index, leaf_hash(leaf), cp, receipt.extra), result
 
 
