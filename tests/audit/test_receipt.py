@@ -255,3 +255,21 @@ def test_receipt_size_at_one_million_entries() -> None:
         )
         worst = max(worst, len(data))
     assert worst <= 2048, f"receipt is {worst} bytes"
+
+
+def test_a_receipt_with_crlf_or_trailing_spaces_says_so() -> None:
+    data = _receipt(1)
+    for changed, what in (
+        (data.replace(b"\n", b"\r\n"), "a CR"),
+        (data.replace(b"\n", b"  \n", 1), "trailing spaces"),
+    ):
+        with pytest.raises(r.ReceiptError, match=f"first line ends in {what}"):
+            r.parse_receipt(changed)
+
+
+def test_a_vkey_padded_with_unicode_white_space_is_refused() -> None:
+    vkey = LOG.vkey
+    assert n.parse_vkey(f" {vkey}\n").key_id == LOG.key_id
+    for pad in ("\u00a0", "\u2003"):
+        with pytest.raises(n.NoteError):
+            n.parse_vkey(f"{pad}{vkey}{pad}")

@@ -391,3 +391,24 @@ def test_an_id_two_entries_share_is_refused_as_ambiguous(tmp_path: Path) -> None
         log.append_drafts([log.draft("decision", {"decision": "t"}, entry_id="dup-1")])
         with pytest.raises(InputError, match=f"more than one entry has the id 'dup-1'.*{first[0]}"):
             log.find("dup-1")
+
+
+def test_a_saved_checkpoint_of_a_fork_is_named_a_fork_not_store_damage(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 4)
+        cp = log.checkpoint()
+        signer = log.signers[0]
+    other = MemoryHashes.from_entries([f"fork {i}".encode() for i in range(cp.size)])
+    fork = sign_checkpoint(Checkpoint(ORIGIN, cp.size, other.root()), [signer])
+    store = open_store(cfg.store_url)
+    try:
+        report = fsck(store, cfg.verifiers(), origin=ORIGIN, saved=[("fork.note", fork)])
+    finally:
+        store.close()
+    assert len(report.findings) == 1
+    assert "two histories under one key (a fork)" in report.findings[0].message
+    with pytest.raises(CheckFailed) as caught:
+        report.raise_for_problems()
+    assert not caught.value.message.startswith("audit log is damaged")
+    assert "first bad entry" not in caught.value.message

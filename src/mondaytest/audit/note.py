@@ -368,9 +368,10 @@ def parse_vkey(vkey: str) -> Ed25519Verifier:
     """
     if not isinstance(vkey, str):
         raise NoteError("verifier key must be a string")
-    if vkey.strip().startswith(_SIGNER_PREFIX):
+    vkey = vkey.strip(" \t\r\n")  # ASCII white space only: no NBSP or other look-alikes
+    if vkey.startswith(_SIGNER_PREFIX):
         raise NoteError(PRIVATE_KEY_MISUSE)
-    parts = vkey.strip().split("+", 2)  # base64 may contain "+"
+    parts = vkey.split("+", 2)  # base64 may contain "+"
     if len(parts) != 3:
         raise NoteError(
             "verifier key must have three '+'-separated parts: name+keyid+key",

@@ -181,7 +181,15 @@ def parse_receipt(data: bytes) -> Receipt:
         except UnicodeDecodeError:
             raise ReceiptError("receipt header lines must be ASCII") from None
 
-    if next_line() != HEADER:
+    first = next_line()
+    if first != HEADER:
+        if first.rstrip(" \t\r") == HEADER:
+            shown = "a CR (\\r\\n line endings)" if first.endswith("\r") else "trailing spaces"
+            raise ReceiptError(
+                f"the receipt's first line ends in {shown}",
+                hint="a tlog-proof's lines end in \\n alone: the file was changed after it was "
+                "written (an editor or a transfer in text mode); use the original file",
+            )
         raise ReceiptError(
             f"not a receipt: the first line must be {HEADER}",
             hint="receipts are C2SP tlog-proof files (.tlog-proof)",

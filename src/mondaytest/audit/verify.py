@@ -129,9 +129,17 @@ class FsckReport:
         )
         where = f"first bad entry: {first}: " if first is not None else ""
         more = len(self.findings) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        if all(f.message.startswith("saved checkpoint ") for f in self.findings):
+            # only checkpoints kept outside the store failed: the store itself may be intact
+            raise CheckFailed(
+                f"{head.message}{tail}",
+                hint="check that the saved checkpoint is this log's and that its key is trusted "
+                "(--vkey, audit.vkey); if it is, the store no longer holds what it signed: "
+                "preserve the store as evidence (auditor guide, fsck mismatch runbook)",
+            )
         raise CheckFailed(
-            f"audit log is damaged: {where}{head.message}"
-            + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""),
+            f"audit log is damaged: {where}{head.message}{tail}",
             hint="preserve the store as evidence; see the auditor guide (fsck mismatch runbook)",
         )
 
@@ -428,7 +436,13 @@ def fsck(
                 last_good_size = size
                 continue
             culprit = bad_in(last_good_size, size - 1)
-            if culprit is not None:
+            if last_good_size == size:  # another checkpoint of this size matches the entries
+                problem(
+                    f"{label}: its signed root differs from the one another signed checkpoint "
+                    f"of size {size} gives entries 0..{size - 1}: two histories under one key "
+                    "(a fork)"
+                )
+            elif culprit is not None:
                 problem(
                     f"{label}: its signed root does not match: entry {culprit} changed", culprit
                 )
