@@ -10,8 +10,9 @@ import pytest
 from tests.audit.conftest import ORIGIN, make_config
 
 from mondaytest.audit import LogConfig, open_log
-from mondaytest.audit.checkpoint import open_checkpoint
-from mondaytest.audit.merkle import consistency_proof, verify_consistency
+from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from mondaytest.audit.keys import load_signer
+from mondaytest.audit.merkle import consistency_proof, root_at, verify_consistency
 from mondaytest.audit.note import Ed25519Signer, SignatureError, parse_vkey
 from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.rotation import rotate_finish, rotate_start
@@ -189,3 +190,80 @@ def test_rotation_entries_carry_both_keys_signatures(tmp_path: Path) -> None:
     ):
         assert verified_rotation(ORIGIN, {**payload, field: value}) is None, field
     assert verified_rotation("other.example/log", payload) is None
+
+
+def _rotate(config: LogConfig) -> tuple[LogConfig, int]:
+    """A whole rotation; the config of the new key and the finish entry's index."""
+    rotate_start(config)
+    finished = rotate_finish(config, None)
+    assert finished is not None
+    return replace(config, vkey=finished.new_vkey), finished.entry
+
+
+def test_a_replayed_genuine_finish_entry_does_not_stop_the_key_in_force(tmp_path: Path) -> None:
+    config_a = make_config(tmp_path)
+    _append(config_a, 1)
+    config_b, finish_ab = _rotate(config_a)
+    config_c, _ = _rotate(config_b)
+    with open_log(config_c, readonly=True) as log:
+        genuine = log.entry(finish_ab).payload
+    with open_log(config_c) as log:
+        log.append("key_rotation", dict(genuine))  # anyone can copy a signed entry
+    cp = _append(config_c, 1)  # the writer on key C still signs
+    assert config_c.vkey is not None
+    open_checkpoint(cp.note, [parse_vkey(config_c.vkey)], origin=ORIGIN)
+
+
+def test_a_retired_key_vouches_for_nothing_after_its_retirement(tmp_path: Path) -> None:
+    config_a = make_config(tmp_path)
+    assert config_a.vkey is not None
+    _append(config_a, 2)
+    retired_key = load_signer(config_a.key or "", base_dir=config_a.base_dir)
+    config_b, finish = _rotate(config_a)
+    _append(config_b, 3)
+    store = open_store(config_a.store_url)
+    try:
+        # the retired key file is still on disk: sign the current tree with it alone
+        forged = sign_checkpoint(
+            Checkpoint(ORIGIN, store.size(), root_at(store.size(), store)), [retired_key]
+        )
+        assert store.size() > finish + 1
+        for keys in ([parse_vkey(config_a.vkey)], [retired_key.verifier()]):
+            followed = follow_rotations(store, keys, ORIGIN)
+            with pytest.raises(SignatureError):
+                open_checkpoint(forged, followed, origin=ORIGIN)
+            report = fsck(store, keys, origin=ORIGIN, saved=[("forged", forged)])
+            assert any(
+                "saved checkpoint forged does not verify" in f.message for f in report.findings
+            )
+        # what it signed before its retirement still verifies with it alone
+        assert fsck(store, [parse_vkey(config_a.vkey)], origin=ORIGIN).ok
+    finally:
+        store.close()
+
+
+def test_trust_follows_whole_keys_not_key_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotation whose old key only shares the trusted key's name and 4-byte ID (a collision
+    someone searched for) introduces nothing."""
+    config = make_config(tmp_path)
+    assert config.vkey is not None
+    _append(config, 2)
+    trusted = parse_vkey(config.vkey)
+    lookalike = Ed25519Signer.generate(ORIGIN).verifier()
+    lookalike.key_id = trusted.key_id  # what a 2^32 search would find
+    intruder = Ed25519Signer.generate(ORIGIN)
+    forged = _forged_rotation(config, "start", config.vkey, intruder)
+    import mondaytest.audit.verify as verify_module
+
+    monkeypatch.setattr(
+        verify_module, "verified_rotation", lambda origin, payload: (lookalike, intruder.verifier())
+    )
+    store = open_store(config.store_url)
+    try:
+        assert forged < store.size()
+        followed = follow_rotations(store, [trusted], ORIGIN)
+    finally:
+        store.close()
+    assert [v.public_key for v in followed] == [trusted.public_key]

@@ -75,14 +75,20 @@ def newest_key_rotation(store: AuditStore, origin: str | None = None) -> dict[st
 
 
 def _refuse_retired_keys(store: AuditStore, origin: str, signers: Sequence[NoteSigner]) -> None:
-    """Raise :class:`KeyRetired` when the log's newest ``key_rotation`` entry finished a
-    rotation to a key that is not among ``signers`` (a process opened before the rotation)."""
-    payload = newest_key_rotation(store, origin)
-    if payload is None or payload.get("phase") != "finish":
-        return
-    new = payload.get("new_vkey")
+    """Raise :class:`KeyRetired` when a signed ``finish`` rotation retired one of ``signers``'
+    keys and the process does not hold the key that took over (a process opened before the
+    rotation). Any finish entry counts, not only the newest: a copy of an older, genuine one
+    appended later retires nothing new, and cannot stop the key in force."""
     ours = {getattr(s, "vkey", None) for s in signers}
-    if isinstance(new, str) and new not in ours:
+    for row in store.search(kind="key_rotation", limit=100):
+        try:
+            payload = dict(decode_entry(row.body, full_check=False).payload)
+        except EntryFormatError:
+            continue
+        if payload.get("phase") != "finish" or payload.get("old_vkey") not in ours:
+            continue
+        if payload.get("new_vkey") in ours or verified_rotation(origin, payload) is None:
+            continue
         raise KeyRetired(
             "the log's key was rotated and this process signs with the retired key: no "
             "checkpoint is signed with it",

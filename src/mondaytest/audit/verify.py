@@ -60,6 +60,7 @@ from mondaytest.errors import CheckFailed, InputError, MondayError
 __all__ = [
     "Finding",
     "FsckReport",
+    "RetiredKey",
     "StorePolicyResult",
     "check_consistency",
     "follow_rotations",
@@ -168,6 +169,49 @@ class _Nodes:
         return None
 
 
+def _identity(key: NoteVerifier) -> tuple[str, bytes, bytes | None]:
+    """Who a key is: its name, key ID and public key (the 4-byte ID alone can be collided)."""
+    return key.name, key.key_id, getattr(key, "public_key", None)
+
+
+class RetiredKey:
+    """A log key that a followed ``finish`` rotation retired: it verifies checkpoints up to the
+    size that covers the retirement (``last_size``: the finish entry's index + 1, the
+    dual-signed checkpoint) and no later one, so a retired key, kept on disk as
+    ``<key>.retired-<id>``, cannot vouch for anything written after its retirement."""
+
+    def __init__(self, key: NoteVerifier, last_size: int) -> None:
+        self.key = key
+        self.last_size = last_size
+
+    @property
+    def name(self) -> str:
+        """Key name."""
+        return self.key.name
+
+    @property
+    def key_id(self) -> bytes:
+        """4-byte key ID."""
+        return self.key.key_id
+
+    @property
+    def sig_type(self) -> int:
+        """Signature type byte."""
+        return self.key.sig_type
+
+    @property
+    def public_key(self) -> bytes | None:
+        """The retired key's public key."""
+        return getattr(self.key, "public_key", None)
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """True for a valid signature over a checkpoint no larger than ``last_size``."""
+        lines = text.split(b"\n", 2)
+        if len(lines) < 3 or not lines[1].isdigit() or int(lines[1]) > self.last_size:
+            return False
+        return self.key.verify(text, signature)
+
+
 def follow_rotations(
     store: AuditStore,
     verifiers: Sequence[NoteVerifier],
@@ -177,17 +221,20 @@ def follow_rotations(
     """The trusted keys, extended along the log's ``key_rotation`` entries.
 
     A rotation entry names an old and a new key and carries both keys' signatures over that
-    (:mod:`mondaytest.audit.rotation_proof`). Once one of its keys is trusted, the signatures
-    verify, and a checkpoint that verifies under a trusted key covers the entry (by the size it
-    signs, not by the store's columns), both keys are trusted. So a verifier holding only the
-    old key, or only the new one, can check checkpoints from either side of a rotation. An
-    entry without valid signatures is never followed: writing to the store is not enough to
-    introduce a key (:func:`fsck` reports such an entry).
+    (:mod:`mondaytest.audit.rotation_proof`). Once one of its keys is trusted (the whole key,
+    not only its ID), the signatures verify, and a checkpoint that verifies under the trusted
+    keys covers the entry (by the size it signs, not by the store's columns), both keys are
+    trusted. So a verifier holding only the old key, or only the new one, can check
+    checkpoints from either side of a rotation. A ``finish`` rotation retires its old key: from
+    then on it is a :class:`RetiredKey`, valid for checkpoints up to the one covering the
+    finish, and a later rotation from it is not followed. An entry without valid signatures is
+    never followed: writing to the store is not enough to introduce a key (:func:`fsck`
+    reports such an entry).
     """
     log_origin = origin or store.origin()
     if log_origin is None:  # an empty store
         return list(verifiers)
-    rotations: list[tuple[int, tuple[Ed25519Verifier, Ed25519Verifier]]] = []
+    rotations: list[tuple[int, str, tuple[Ed25519Verifier, Ed25519Verifier]]] = []
     for row in store.search(kind="key_rotation", limit=100_000):
         try:
             payload = decode_entry(row.body).payload
@@ -195,34 +242,54 @@ def follow_rotations(
             continue
         keys = verified_rotation(log_origin, payload)
         if keys is not None:
-            rotations.append((row.idx, keys))
+            rotations.append((row.idx, str(payload["phase"]), keys))
     if not rotations:
         return list(verifiers)
+    rotations.sort(key=lambda r: r[0])
     stored = list(checkpoints) if checkpoints is not None else store.checkpoints()
-    trusted: dict[tuple[str, bytes], NoteVerifier] = {(v.name, v.key_id): v for v in verifiers}
+    trusted: dict[tuple[str, bytes, bytes | None], NoteVerifier] = {
+        _identity(v): v for v in verifiers
+    }
+    retired: dict[tuple[str, bytes, bytes | None], int] = {}  # key -> last size it may sign
+
+    def effective() -> list[NoteVerifier]:
+        return [RetiredKey(v, retired[i]) if i in retired else v for i, v in trusted.items()]
+
     covered: dict[int, int] = {}  # stored checkpoint seq -> the size it signs (once verified)
+    followed: set[int] = set()
     changed = True
     while changed:
         changed = False
-        for idx, keys in rotations:
-            known = [(k.name, k.key_id) in trusted for k in keys]
-            if all(known) or not any(known):
+        keys_now = effective()
+        for idx, phase, keys in rotations:
+            if idx in followed:
                 continue
+            old, new = (_identity(k) for k in keys)
+            if old not in trusted and new not in trusted:
+                continue
+            if old in retired and retired[old] <= idx:
+                continue  # a retired key starts nothing
             for cp in stored:
                 size = covered.get(cp.seq)
                 if size is None:
                     try:
-                        size = open_checkpoint(cp.note, trusted.values(), origin=origin).size
+                        size = open_checkpoint(cp.note, keys_now, origin=origin).size
                     except MondayError:
                         continue
                     covered[cp.seq] = size
                 if size <= idx:
                     continue
-                for k in keys:
-                    trusted.setdefault((k.name, k.key_id), k)
+                trusted.setdefault(old, keys[0])
+                trusted.setdefault(new, keys[1])
+                if phase == "finish":
+                    retired[old] = min(retired.get(old, idx + 1), idx + 1)
+                    covered.clear()  # what the retired key vouches for has changed
+                followed.add(idx)
                 changed = True
                 break
-    return list(trusted.values())
+            if changed:
+                break
+    return effective()
 
 
 def unsigned_rotations(store: AuditStore, origin: str | None = None) -> list[int]:
@@ -277,7 +344,7 @@ def _untrusted_genesis_key(
         key = parse_vkey(vkey)
     except MondayError:
         return f"an unreadable vkey {vkey[:40]!r}"
-    if any((v.name, v.key_id) == (key.name, key.key_id) for v in verifiers):
+    if any(_identity(v) == _identity(key) for v in verifiers):
         return None
     return f"{key.name} ({key.key_id.hex()})"
 
