@@ -129,3 +129,19 @@ def test_a_number_with_thousands_of_digits_is_named_plainly() -> None:
     with pytest.raises(InputError, match="thousands of digits") as caught:
         drafts_from_lines([line], _draft)  # type: ignore[arg-type]
     assert "set_int_max_str_digits" not in str(caught.value)
+
+
+def test_a_type_that_disagrees_with_the_kind_is_refused() -> None:
+    for obj in (
+        {"type": "decision", "kind": "access", "payload": {"purpose": "p"}},
+        {"type": "state_change", "kind": "decision", "payload": {"decision": "t"}},
+    ):
+        with pytest.raises(InputError, match="disagree"):
+            drafts_from_lines([json.dumps(obj)], _draft)  # type: ignore[arg-type]
+    line = json.dumps({"type": "state_change", "kind": "erasure", "payload": {}})
+    with pytest.raises(InputError, match="erasure entries cannot be appended"):
+        drafts_from_lines([line], _draft)  # type: ignore[arg-type]
+    (d,) = drafts_from_lines(  # type: ignore[arg-type]
+        [json.dumps({"type": "decision", "payload": {"decision": "t"}})], _draft
+    )
+    assert d.kind == "decision"

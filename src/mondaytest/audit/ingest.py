@@ -51,11 +51,18 @@ def _one(obj: Any, source: str, number: int, draft: Drafter) -> EntryDraft:
             hint='write {"kind": "...", "payload": {...}} (optional: actor, id, ts)',
         )
     kind = obj.get("kind")
-    if obj.get("type") == "decision" and kind in (None, "decision"):
+    etype = obj.get("type")
+    if "type" in obj and etype not in ("decision", "state_change"):
+        raise _line_error(source, number, f"type must be decision or state_change, not {etype!r}")
+    if etype == "decision" and kind is None:
         kind = "decision"
-    elif "type" in obj and obj["type"] != "state_change":
+    elif "type" in obj and isinstance(kind, str) and (kind == "decision") != (etype == "decision"):
         raise _line_error(
-            source, number, f"type must be decision or state_change, not {obj['type']!r}"
+            source,
+            number,
+            f'"type": {etype!r} and "kind": {kind!r} disagree',
+            hint='a decision is {"kind": "decision", …}; a state change names its kind '
+            '(the "type" field can be left out)',
         )
     if not isinstance(kind, str):
         raise _line_error(
