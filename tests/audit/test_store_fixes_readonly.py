@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -320,3 +322,54 @@ def test_read_only_commands_refuse_a_file_that_is_not_a_store(
             assert "Traceback" not in err
             assert _digest(path) == before, args
             assert _files(tmp_path) == files, args
+
+
+@pytest.mark.skipif(
+    not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv")),
+    reason="needs root and setpriv to read as another user",
+)
+def test_an_archived_copy_in_a_read_only_folder_is_read_without_its_shm_file(
+    tmp_path: Path,
+) -> None:
+    """A reader that may not create the -shm file (a read-only folder) still reads a store
+    with no unfinished WAL: SQLite reads the file alone as immutable."""
+    cfg = make_config(tmp_path / "live")
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 3)
+    outer = Path(tempfile.mkdtemp(prefix="monday-archive-"))  # pytest's folders are 0700
+    archive = outer / "archive"
+    archive.mkdir()
+    shutil.copy(tmp_path / "live" / "audit.db", archive / "audit.db")
+    (archive / "audit.db").chmod(0o644)
+    archive.chmod(0o555)
+    outer.chmod(0o755)
+    script = textwrap.dedent(
+        f"""
+        from mondaytest.audit.store import open_store
+        store = open_store("sqlite:///{archive / "audit.db"}", readonly=True)
+        print(store.size())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    try:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "4"
+        assert not (archive / "audit.db-shm").exists()
+    finally:
+        archive.chmod(0o755)
+        shutil.rmtree(outer)

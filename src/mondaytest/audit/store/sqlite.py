@@ -580,21 +580,32 @@ class SQLiteStore:
             )
         uri = f"file:{quote(str(path.absolute()), safe='/')}?mode=ro"
         try:
-            conn = sqlite3.connect(
-                uri,
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self._busy_ms / 1000,
-            )
+            return self._open_checked(uri)
+        except sqlite3.Error as exc:
+            wal = Path(f"{path}-wal")
+            unfinished = wal.exists() and wal.stat().st_size > 0
+            if sqlite_failure(exc) != "readonly" or unfinished:
+                raise self._readonly_error(exc) from None
+        # A store in WAL mode whose reader may not create the -shm file (a read-only folder,
+        # an archived copy) and that has no unfinished WAL: the file alone is the whole
+        # store, and SQLite may read it as immutable.
+        try:
+            return self._open_checked(uri + "&immutable=1")
         except sqlite3.Error as exc:
             raise self._readonly_error(exc) from None
+
+    def _open_checked(self, uri: str) -> sqlite3.Connection:
+        """A connection to ``uri`` whose schema passed :meth:`_check_schema`."""
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_ms / 1000,
+        )
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             self._check_schema(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._readonly_error(exc) from None
         except BaseException:
             conn.close()
             raise
