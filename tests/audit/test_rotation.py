@@ -11,7 +11,7 @@ from tests.audit.conftest import ORIGIN, make_config
 
 from mondaytest.audit import LogConfig, open_log
 from mondaytest.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from mondaytest.audit.keys import load_signer
+from mondaytest.audit.keys import generate_key_file, load_signer
 from mondaytest.audit.merkle import consistency_proof, root_at, verify_consistency
 from mondaytest.audit.note import Ed25519Signer, SignatureError, parse_vkey
 from mondaytest.audit.publisher import publish_checkpoint
@@ -267,3 +267,53 @@ def test_trust_follows_whole_keys_not_key_ids(
     finally:
         store.close()
     assert [v.public_key for v in followed] == [trusted.public_key]
+
+
+def test_finish_needs_the_start_of_this_rotation_in_this_store(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    _append(config, 1)
+    elsewhere = replace(config, store_url=f"sqlite:///{tmp_path / 'typo.db'}")
+    with pytest.raises(InputError, match="there is no store at"):
+        rotate_start(elsewhere)  # a mistyped store is not created
+    assert not (tmp_path / "typo.db").exists()
+    generate_key_file(tmp_path / "audit.key.next", ORIGIN)  # a next key, no start logged
+    with pytest.raises(InputError, match="holds no start of a rotation"):
+        rotate_finish(config, None)
+
+
+def test_why_proves_an_entry_from_before_a_rotation_with_the_old_key_alone(
+    tmp_path: Path,
+) -> None:
+    from mondaytest.audit.why import explain
+
+    config_a = make_config(tmp_path)
+    with open_log(config_a) as log:
+        idx = log.decision(decision="triage")
+    assert idx is not None
+    config_b, _ = _rotate(config_a)
+    _append(config_b, 2)  # the newest checkpoint is signed by the new key only
+    with open_log(config_a, readonly=True) as log:  # a verifier holding only the old vkey
+        result = explain(log, idx)
+    failed = [c.text for c in result.checks if c.ok is False]
+    assert not any("does not verify" in t for t in failed), failed
+    assert any("inclusion proved" in c.text for c in result.checks if c.ok)
+
+
+def test_a_policy_naming_only_the_retired_key_hints_at_the_rotation(tmp_path: Path) -> None:
+    from mondaytest.audit.policy import parse_policy
+    from mondaytest.audit.verify import newest_witnessed_checkpoint
+    from mondaytest.errors import CheckFailed
+
+    config_a = make_config(tmp_path)
+    _append(config_a, 1)
+    config_b, _ = _rotate(config_a)
+    _append(config_b, 1)
+    policy = parse_policy(f"log {config_a.vkey}\nquorum none\n", "p.policy")
+    store = open_store(config_a.store_url)
+    try:
+        with pytest.raises(CheckFailed) as caught:
+            newest_witnessed_checkpoint(store, policy, origin=ORIGIN)
+    finally:
+        store.close()
+    assert caught.value.hint is not None
+    assert "add its new vkey to the policy's `log` line" in caught.value.hint

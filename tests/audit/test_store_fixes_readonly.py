@@ -373,3 +373,31 @@ def test_an_archived_copy_in_a_read_only_folder_is_read_without_its_shm_file(
     finally:
         archive.chmod(0o755)
         shutil.rmtree(outer)
+
+
+def test_a_writer_refuses_another_applications_database(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    store = open_store(f"sqlite:///{other}")
+    try:
+        with pytest.raises(InputError, match=r"not a Monday audit store .*holds t"):
+            store.size()
+    finally:
+        store.close()
+    assert other.read_bytes() == before
+
+
+def test_a_writer_refuses_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_bytes(b"these are my notes, not a database\n" * 200)
+    store = open_store(f"sqlite:///{junk}")
+    try:
+        with pytest.raises(InputError, match="it is not a SQLite database"):
+            store.size()
+    finally:
+        store.close()
+    assert junk.read_bytes() == b"these are my notes, not a database\n" * 200

@@ -31,6 +31,7 @@ from mondaytest.audit.keygen import record_vkey
 from mondaytest.audit.keys import generate_key_file, load_signer, parse_key_ref
 from mondaytest.audit.log import LogConfig, next_key_file, open_log
 from mondaytest.audit.note import Ed25519Signer
+from mondaytest.audit.opening import open_existing_log
 from mondaytest.audit.publisher import newest_key_rotation, publish_checkpoint
 from mondaytest.audit.rotation_proof import sign_rotation
 from mondaytest.audit.store.interface import StoredCheckpoint
@@ -86,7 +87,7 @@ def rotate_start(config: LogConfig, *, reason: str = "scheduled") -> RotationRes
             f"a rotation is already under way ({nxt} exists)",
             hint="finish it with `monday audit rotate-key --finish`",
         )
-    with open_log(config) as log:
+    with open_existing_log(config, readonly=False) as log:
         old = log.signers[0]
         new = generate_key_file(nxt, config.origin)
         try:
@@ -129,7 +130,9 @@ def _resume_finish(config: LogConfig, spec_path: Path | None) -> bool:
     return True
 
 
-def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult | None:
+def rotate_finish(
+    config: LogConfig, spec_path: Path | None, *, reason: str | None = None
+) -> RotationResult | None:
     """Log the end of the rotation, swap the key files and record the new vkey.
 
     Returns None when it only completed a ``--finish`` interrupted after its entry was logged
@@ -145,13 +148,26 @@ def rotate_finish(config: LogConfig, spec_path: Path | None) -> RotationResult |
             "no rotation is under way", hint="start one with `monday audit rotate-key`"
         )
     old, new = _signers(config)
-    with open_log(config) as log:
+    with open_existing_log(config, readonly=False) as log:
+        started = newest_key_rotation(log.store, config.origin) or {}
+        if (started.get("phase"), started.get("old_vkey"), started.get("new_vkey")) != (
+            "start",
+            old.vkey,
+            new.vkey,
+        ):
+            raise InputError(
+                f"this store ({config.store_url}) holds no start of a rotation from the current "
+                "key to the one in " + str(nxt),
+                hint="run `monday audit rotate-key` (without --finish) on the log's own store "
+                "first, and let verifiers take the new vkey during the window",
+            )
         entry = log.append(
             "key_rotation",
             {
                 "phase": "finish",
                 "old_vkey": old.vkey,
                 "new_vkey": new.vkey,
+                "reason": reason,
                 **sign_rotation(config.origin, "finish", old, new),
             },
             durability="sequenced",

@@ -749,8 +749,11 @@ def newest_witnessed_checkpoint(
             ) from None
         except CheckFailed as exc:
             hint = exc.hint
-            if row is newest and hint is None:
-                hint = "if the log's key was rotated, add the new vkey to the policy's `log` line"
+            if row is newest and "no signature from a trusted key" in exc.message:
+                rotated = (
+                    "if the log's key was rotated, add its new vkey to the policy's `log` line"
+                )
+                hint = f"{hint}; {rotated}" if hint else rotated
             raise type(exc)(
                 f"stored checkpoint #{row.seq} (size {row.size}): {exc.message}", hint=hint
             ) from None

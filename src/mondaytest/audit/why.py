@@ -33,7 +33,7 @@ import msgspec
 from mondaytest.audit.binding import approval, approval_refs, decision_model, waiver_stands
 from mondaytest.audit.entries import Entry, EntryFormatError, decode_entry, kinds
 from mondaytest.audit.store.interface import StoredCheckpoint
-from mondaytest.audit.verify import verify_receipt_bytes
+from mondaytest.audit.verify import follow_rotations, verify_receipt_bytes
 from mondaytest.errors import CheckFailed, InputError, MondayError
 
 if TYPE_CHECKING:
@@ -443,7 +443,7 @@ def _check_proofs(
             )
         )
         return None
-    verifiers = log.verifiers()
+    verifiers = follow_rotations(log.store, log.verifiers(), log.origin)  # across rotations
     if not verifiers:
         checks.append(Check(None, "no log key to verify the proofs with (pass --vkey)"))
         return checkpoint

@@ -387,7 +387,7 @@ def checkpoint_cmd(
     """Verify the tree and publish a fresh signed checkpoint; print it."""
     import base64
 
-    with _open(spec, store) as log:
+    with _open_existing(spec, store, readonly=False) as log:
         cp = log.checkpoint()
     data = cp.note
     if fmt is OutputFormat.json:
@@ -852,7 +852,7 @@ def consistency_cmd(
     """Prove that checkpoint OLD is a prefix of checkpoint NEW (append-only in between)."""
     import base64
 
-    from mondaytest.audit.verify import check_consistency
+    from mondaytest.audit.verify import check_consistency, follow_rotations
 
     config = _offline_config(spec, store, vkey)
     handle = open_existing_store(
@@ -860,7 +860,7 @@ def consistency_cmd(
     )
     try:
         old_note, new_note = _read(old, "checkpoint"), _read(new, "checkpoint")
-        verifiers = config.verifiers()
+        verifiers = follow_rotations(handle, config.verifiers(), config.origin)
         # each file on its own first, so a problem names the file it is in
         first = _open_checkpoint_arg(old_note, f"OLD ({old})", verifiers, config.origin)
         second = _open_checkpoint_arg(
@@ -1382,7 +1382,7 @@ def rotate_key_cmd(
     config = LogConfig.from_spec(loaded, store=store)
     out = state.console()
     if finish:
-        result = rotate_finish(config, loaded.path)
+        result = rotate_finish(config, loaded.path, reason=reason)
         if result is None:
             out.print(
                 f"✓ completed the interrupted rotation: audit.vkey updated in {loaded.path.name} "

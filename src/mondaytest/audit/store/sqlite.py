@@ -548,6 +548,7 @@ class SQLiteStore:
                 timeout=self._busy_ms / 1000,
             )
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self._refuse_foreign(conn)  # before anything is set or written in the file
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"audit store {self.path} cannot use WAL mode (got {mode})")
@@ -555,6 +556,12 @@ class SQLiteStore:
             conn.execute("PRAGMA secure_delete = OFF")  # see the module docstring
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise InputError(
+                    f"{self.path} is not a Monday audit store (it is not a SQLite database); "
+                    "nothing was written",
+                    hint=_STORE_HINT,
+                ) from None
             raise _store_error(exc, "opening", self.path) from None
         except OSError as exc:
             raise StoreError(
@@ -672,6 +679,21 @@ class SQLiteStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Refuse a SQLite database that holds other tables and no Monday schema: a writer
+        adds its tables only to a new or empty file, or to a Monday audit store."""
+        tables = {
+            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if tables and "migrations" not in tables:
+            conn.close()
+            shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+            raise InputError(
+                f"{self.path} is not a Monday audit store (a SQLite database that holds "
+                f"{shown}); nothing was written",
+                hint=_STORE_HINT,
+            )
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         try:
