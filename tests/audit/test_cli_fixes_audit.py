@@ -390,3 +390,37 @@ def test_the_scaffolded_workflow_does_not_promise_postgresql(tmp_path: Path) -> 
     assert "e.g. postgresql" not in comments
     assert "sqlite:///" in comments
     assert "PostgreSQL stores come with the Monday server" in comments
+
+
+# --- later review: receipts in consistency, --store in other modes, witness on a rollback ---
+
+
+def test_consistency_refuses_a_receipt_as_a_checkpoint(
+    proj: Path, vkey: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = _run(capsys, "audit", "consistency", "old.cp", "r.tlog-proof")
+    assert code == 2
+    assert "NEW (r.tlog-proof) is a receipt (c2sp.org/tlog-proof), not a checkpoint note" in err
+
+
+def test_verify_refuses_store_with_a_receipt_or_tiles(
+    proj: Path, vkey: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = "sqlite:///.monday/audit.db"
+    for args in (["r.tlog-proof"], ["--tiles", "tiles"]):
+        code, _out, err = _run(capsys, "audit", "verify", *args, "--store", store)
+        assert code == 2, err
+        assert "--store names a store to check" in err
+
+
+def test_witness_names_a_store_rolled_back_below_its_checkpoint(
+    proj: Path, vkey: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "witness", "--commit", "wit", "--no-git"]) == 0
+    conn = sqlite3.connect(".monday/audit.db")
+    with conn:
+        conn.execute("DELETE FROM entries WHERE idx >= 4")
+    conn.close()
+    code, _out, err = _run(capsys, "audit", "witness", "--commit", "wit", "--no-git")
+    assert code == 1, err
+    assert "fewer than its newest checkpoint signs" in err

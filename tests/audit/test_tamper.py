@@ -412,3 +412,19 @@ def test_a_saved_checkpoint_of_a_fork_is_named_a_fork_not_store_damage(tmp_path:
         report.raise_for_problems()
     assert not caught.value.message.startswith("audit log is damaged")
     assert "first bad entry" not in caught.value.message
+
+
+def test_a_backup_of_a_damaged_store_is_removed_not_kept(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    with open_log(cfg) as log:
+        log.append_many("decision", [{"decision": "t"}] * 4)
+        log.checkpoint()
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    with conn:
+        body = conn.execute("SELECT body FROM entries WHERE idx = 2").fetchone()[0]
+        conn.execute("UPDATE entries SET body = ? WHERE idx = 2", (body.replace(b"t", b"x"),))
+    conn.close()
+    target = tmp_path / "copy.db"
+    with open_log(cfg) as log, pytest.raises(CheckFailed, match="did not verify and was removed"):
+        log.backup(target)
+    assert not target.exists()

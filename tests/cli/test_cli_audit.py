@@ -645,3 +645,21 @@ def test_a_key_file_open_to_others_gets_one_warning_line(
     assert "InsecureKeyFileWarning" not in err
     assert "warnings.warn" not in err
     assert ".py:" not in err
+
+
+def test_append_refuses_an_id_the_log_or_another_line_already_has(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _keygen(capsys)
+    line = '{"kind": "decision", "id": "dec-001", "payload": {"decision": "t"}}\n'
+    _stdin(monkeypatch, line + line)
+    assert main(["audit", "append"]) == 2
+    assert "the id 'dec-001' is taken: another line has it" in capsys.readouterr().err
+    assert not (proj.parent / ".monday" / "audit.db").exists()
+    _stdin(monkeypatch, line)
+    assert main(["audit", "append"]) == 0
+    capsys.readouterr()
+    _stdin(monkeypatch, line)
+    assert main(["audit", "append"]) == 2
+    assert "an entry of the log has it" in capsys.readouterr().err
+    assert _size(proj) == 2  # genesis and the first dec-001

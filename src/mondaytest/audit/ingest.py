@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mondaytest.audit.entries import EntryDraft, draft_decision, draft_state_change
+from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import InputError, Location, MondayError
 
-__all__ = ["RESERVED_KINDS", "drafter_for", "drafts_from_lines"]
+__all__ = ["RESERVED_KINDS", "drafter_for", "drafts_from_lines", "refuse_taken_ids"]
 
 _ALLOWED = {"kind", "type", "payload", "actor", "id", "ts"}
 
@@ -173,3 +174,19 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def refuse_taken_ids(drafts: Iterable[EntryDraft], store: AuditStore | None) -> None:
+    """Refuse drafts whose id an earlier draft, or an entry of ``store``, already has: an id
+    two entries share can no longer name either (lookups by id refuse it as ambiguous)."""
+    seen: set[str] = set()
+    for d in drafts:
+        taken = store is not None and bool(store.find_entry_ids(d.entry_id, limit=1))
+        if d.entry_id in seen or taken:
+            raise InputError(
+                f"the id {d.entry_id!r} is taken: "
+                + ("another line has it" if d.entry_id in seen else "an entry of the log has it"),
+                hint="give each entry its own id, or leave the id out for a fresh UUIDv7",
+                field="id",
+            )
+        seen.add(d.entry_id)

@@ -161,7 +161,9 @@ def load_signer(
         what="key file",
         error=KeyFileError,
         env_hint="set {var} to the content of a key file (PRIVATE+KEY+…)",
-        missing_hint="create it with `monday audit keygen`, or fix audit.key in monday.yaml",
+        missing_hint="for a new log, create it with `monday audit keygen`; for a log that "
+        "already has entries, restore the key file from its backup (a new key cannot sign an "
+        "existing log), or fix audit.key in monday.yaml",
     )
     return _parse(text, source)
 

@@ -677,7 +677,7 @@ class AuditLog:
             if idx >= self.store.size():
                 raise InputError(f"the log has no entry {idx} (size {self.store.size()})")
             return idx
-        found = self.store.find_entry_ids(index_or_id)
+        found = self.store.find_entry_ids(index_or_id, limit=3)
         if not found:
             raise InputError(
                 f"no entry with id {index_or_id!r}",
@@ -685,8 +685,8 @@ class AuditLog:
             )
         if len(found) > 1:
             raise InputError(
-                f"more than one entry has the id {index_or_id!r} (entries {found[0]}, "
-                f"{found[1]}, …)",
+                f"more than one entry has the id {index_or_id!r} (entries {found[0]} and "
+                f"{found[1]}{' and more' if len(found) > 2 else ''})",
                 hint="pass the entry's index instead (`monday audit log --grep` finds them)",
             )
         return found[0]
@@ -720,12 +720,19 @@ class AuditLog:
             report = fsck(copy, self.verifiers(), origin=self.origin)
         finally:
             copy.close()
-        report.raise_for_problems()
-        if report.size < source_size:
+        try:
+            report.raise_for_problems()
+            if report.size < source_size:
+                raise CheckFailed(
+                    f"the backup at {path} holds {report.size} entries, fewer than the "
+                    f"{source_size} the log had when it was taken"
+                )
+        except CheckFailed as exc:
+            for suffix in ("", "-wal", "-shm"):  # a copy that does not verify is no backup
+                Path(f"{Path(path).resolve()}{suffix}").unlink(missing_ok=True)
             raise CheckFailed(
-                f"the backup at {path} holds {report.size} entries, fewer than the "
-                f"{source_size} the log had when it was taken"
-            )
+                f"{exc.message} (the copy did not verify and was removed)", hint=exc.hint
+            ) from None
         return report
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:

@@ -174,6 +174,13 @@ def _witness_locked(
             "the log has no checkpoint to witness", hint="run `monday audit checkpoint` first"
         )
     current = open_checkpoint(latest.note, verifiers, origin=origin)
+    held = store.size()
+    if held < current.size:
+        raise CheckFailed(
+            f"the store holds {held} entries, fewer than its newest checkpoint signs "
+            f"({current.size}): entries were deleted (the store was rolled back or truncated)",
+            hint="restore the store from a good backup; do not overwrite the witness file",
+        )
     path = witness_file(directory, origin)
     previous: Checkpoint | None = None
     if path.is_file():

@@ -345,14 +345,16 @@ def append_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Append entries from JSON lines on stdin ({"kind": ..., "payload": {...}}); print indexes."""
-    from mondaytest.audit.ingest import drafter_for, drafts_from_lines
+    from mondaytest.audit.ingest import drafter_for, drafts_from_lines, refuse_taken_ids
 
     if durability not in ("sequenced", "published"):
         raise InputError("--durability must be sequenced or published")
     config = _config(spec, store)
     # every line is checked before the store is opened: bad input creates nothing
     drafts = drafts_from_lines(sys.stdin.buffer, drafter_for(config.origin))
+    refuse_taken_ids(drafts, None)  # two lines with one id: refused before the store opens
     with open_log(config) as log:
+        refuse_taken_ids(drafts, log.store)
         indexes = log.append_drafts(
             drafts, "published" if durability == "published" else "sequenced"
         )
@@ -627,7 +629,7 @@ def verify_cmd(
     fmt: FormatOpt = OutputFormat.text,
 ) -> None:
     """Verify offline, against a vkey or a policy: a receipt, a tiles directory, or a store."""
-    _refuse_options_of_other_modes(receipt, entry, tiles, checkpoint, deep)
+    _refuse_options_of_other_modes(receipt, entry, tiles, checkpoint, deep, store)
     choice = _choose_policy(policy, spec, no_policy)
     if receipt is not None:
         with _json_on_failure(fmt, {"receipt": str(receipt)}, choice):
@@ -665,6 +667,7 @@ def _refuse_options_of_other_modes(
     tiles: Path | None,
     checkpoint: list[Path] | None,
     deep: bool,
+    store: str | None,
 ) -> None:
     """``verify`` checks a receipt, a tiles export or a store: an option of another mode would
     be silently ignored (and the command still pass), so it is a usage error (exit 2)."""
@@ -689,6 +692,12 @@ def _refuse_options_of_other_modes(
             f"apply to {target} ({carries} carries its own signed checkpoint)",
             hint="drop --checkpoint, or check the store with `monday audit verify "
             "--checkpoint FILE` (or `monday audit fsck --checkpoint FILE`)",
+        )
+    if store is not None:
+        raise InputError(
+            f"--store names a store to check; {target} is checked without one ({carries} "
+            "carries its own proof and signed checkpoint)",
+            hint="drop --store, or check the store itself with `monday audit verify --store URL`",
         )
     if deep:
         raise InputError(
@@ -897,7 +906,14 @@ def _open_checkpoint_arg(
 ) -> Checkpoint:
     """Verify one checkpoint argument; its error (same class and exit code) names it."""
     from mondaytest.audit.checkpoint import open_checkpoint
+    from mondaytest.audit.receipt import HEADER
 
+    if note.startswith(HEADER.encode() + b"\n"):
+        raise InputError(
+            f"{which} is a receipt (c2sp.org/tlog-proof), not a checkpoint note",
+            hint="consistency compares two checkpoint notes (`monday audit checkpoint -o FILE`, "
+            "or the witness file); verify a receipt with `monday audit verify RECEIPT`",
+        )
     try:
         return open_checkpoint(note, verifiers, origin=origin)
     except MondayError as exc:
