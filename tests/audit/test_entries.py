@@ -321,3 +321,15 @@ def test_a_memoryview_is_outside_the_profile() -> None:
         canonical_json({"b": memoryview(b"ab")})
     with pytest.raises(InputError, match="outside Monday's JSON profile"):
         encode_value({"b": memoryview(b"ab")})
+
+
+def test_a_field_outside_its_pattern_is_explained_in_words() -> None:
+    with pytest.raises(
+        InputError, match="legal_basis_ref must be a ticket or request id"
+    ) as caught:
+        draft_state_change(
+            "erasure",
+            {"subject": "tok:abc", "legal_basis_ref": "John Smith, 1 Main St"},
+            origin=ORIGIN,
+        )
+    assert "String should match pattern" not in str(caught.value)

@@ -232,7 +232,12 @@ class ErasurePayload(Payload):
     """The subject's token."""
     scope: str = "all"
     """What was erased (``all`` or a record reference)."""
-    legal_basis_ref: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:/#-]{1,64}$")
+    legal_basis_ref: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:/#-]{1,64}$",
+        description="a ticket or request id (letters, digits and ._:/#-, at most 64), never "
+        "its content: the entry is permanent, so no names or addresses",
+    )
     """Reference to the request or legal basis: a ticket id (letters, digits, ``._:/#-``, at
     most 64), never its content (the entry is permanent: no names or addresses in it)."""
     records: int = 0
@@ -908,10 +913,15 @@ def _fast_model(model: type[BaseModel]) -> _FastModel | None:
 def _validation_error(exc: ValidationError, what: str, model: type[Payload]) -> InputError:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
+    field = model.model_fields.get(str(first["loc"][0])) if first["loc"] else None
+    described = field.description if field is not None else None
+    if described and first["type"] == "string_pattern_mismatch":
+        # the pattern says nothing to a reader: say what the field takes
+        return InputError(f"{what}: {loc} must be {described}", field=f"payload.{loc}")
     return InputError(
         f"{what}: {first['msg']}",
         field=f"payload.{loc}" if loc else "payload",
-        hint=f"see the fields of {model.__name__}",
+        hint=f"{loc}: {described}" if described else f"see the fields of {model.__name__}",
     )
 
 

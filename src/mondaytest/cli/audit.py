@@ -1199,7 +1199,9 @@ def witness_cmd(
     from mondaytest.audit.witness import witness
 
     cosigner = load_witness_signer(key) if key is not None else None
-    config = _offline_config(spec, store, None)
+    config = _offline_config(
+        spec, store, None, offline_hint="run it in the governed project, or pass --spec FILE"
+    )
     directory = commit if commit is not None else config.base_dir / config.witness_dir
     handle = open_existing_store(
         config.store_url, base_dir=config.base_dir, source=store_source(store)
