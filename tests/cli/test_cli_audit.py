@@ -663,3 +663,30 @@ def test_append_refuses_an_id_the_log_or_another_line_already_has(
     assert main(["audit", "append"]) == 2
     assert "an entry of the log has it" in capsys.readouterr().err
     assert _size(proj) == 2  # genesis and the first dec-001
+
+
+def test_append_fails_when_its_checkpoint_cannot_be_signed(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A process still configured with a key a finished rotation retired: its entries are
+    sequenced, but no checkpoint is signed with the retired key, and the command says so."""
+    old_vkey = _keygen(capsys)
+    line = '{"kind": "decision", "payload": {"decision": "t"}}\n'
+    _stdin(monkeypatch, line)
+    assert main(["audit", "append"]) == 0
+    assert main(["audit", "rotate-key"]) == 0
+    assert main(["audit", "rotate-key", "--finish"]) == 0
+    capsys.readouterr()
+    keys = proj.parent / ".monday" / "keys"
+    (retired,) = keys.glob("audit.key.retired-*")
+    retired.replace(keys / "audit.key")  # the old key and the old vkey, as before the rotation
+    spec_text = proj.read_text()
+    new_vkey = next(
+        ln.split("vkey:", 1)[1].strip() for ln in spec_text.splitlines() if "vkey:" in ln
+    )
+    proj.write_text(spec_text.replace(new_vkey, old_vkey))
+    _stdin(monkeypatch, line)
+    code = main(["audit", "append"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "signs with the retired key" in err

@@ -358,6 +358,10 @@ def append_cmd(
         indexes = log.append_drafts(
             drafts, "published" if durability == "published" else "sequenced"
         )
+        if durability != "published" and indexes:
+            # sign the checkpoint here rather than in the writer thread at close, so a
+            # checkpoint that cannot be signed fails this command instead of a log line
+            log.checkpoint()
     if fmt is OutputFormat.json:
         _emit_json({"indexes": indexes})
     else:
