@@ -16,7 +16,7 @@ from mondaytest.audit.merkle import consistency_proof, root_at, verify_consisten
 from mondaytest.audit.note import Ed25519Signer, SignatureError, parse_vkey
 from mondaytest.audit.publisher import publish_checkpoint
 from mondaytest.audit.rotation import rotate_finish, rotate_start
-from mondaytest.audit.rotation_proof import rotation_statement, verified_rotation
+from mondaytest.audit.rotation_proof import rotation_statement, sign_rotation, verified_rotation
 from mondaytest.audit.store import open_store
 from mondaytest.audit.store.interface import StoredCheckpoint
 from mondaytest.audit.verify import follow_rotations, fsck, unsigned_rotations
@@ -255,10 +255,12 @@ def test_trust_follows_whole_keys_not_key_ids(
     lookalike.key_id = trusted.key_id  # what a 2^32 search would find
     intruder = Ed25519Signer.generate(ORIGIN)
     forged = _forged_rotation(config, "start", config.vkey, intruder)
-    import mondaytest.audit.verify as verify_module
+    import mondaytest.audit.rotation_proof as rotation_proof
 
     monkeypatch.setattr(
-        verify_module, "verified_rotation", lambda origin, payload: (lookalike, intruder.verifier())
+        rotation_proof,
+        "verified_rotation",
+        lambda origin, payload: (lookalike, intruder.verifier()),
     )
     store = open_store(config.store_url)
     try:
@@ -317,3 +319,80 @@ def test_a_policy_naming_only_the_retired_key_hints_at_the_rotation(tmp_path: Pa
         store.close()
     assert caught.value.hint is not None
     assert "add its new vkey to the policy's `log` line" in caught.value.hint
+
+
+def test_a_rotation_to_a_retired_key_is_not_followed(tmp_path: Path) -> None:
+    """Someone holding a leaked retired key and a key of their own logs a signed rotation from
+    their key to the retired one: nothing becomes trusted through it."""
+    config_a = make_config(tmp_path)
+    _append(config_a, 1)
+    key_a = load_signer(config_a.key or "", base_dir=config_a.base_dir)
+    config_b, _ = _rotate(config_a)
+    intruder = Ed25519Signer.generate(ORIGIN)
+    payload = {"phase": "start", "old_vkey": intruder.vkey, "new_vkey": key_a.vkey}
+    payload.update(sign_rotation(ORIGIN, "start", intruder, key_a))
+    with open_log(config_b) as log:
+        log.append("key_rotation", payload)
+        log.checkpoint()  # the genuine writer (key B) signs over it
+    assert config_b.vkey is not None
+    store = open_store(config_a.store_url)
+    try:
+        followed = follow_rotations(store, [parse_vkey(config_b.vkey)], ORIGIN)
+    finally:
+        store.close()
+    assert intruder.public_key not in [getattr(v, "public_key", None) for v in followed]
+
+
+def test_a_writer_opened_in_the_window_keeps_signing_verifiably_after_the_finish(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    _append(config, 1)
+    rotate_start(config)
+    window = open_log(config)  # signs with both keys
+    try:
+        finished = rotate_finish(config, None)
+        assert finished is not None
+        window.decision(decision="after")
+        window.checkpoint()
+    finally:
+        window.close()
+    store = open_store(config.store_url)
+    try:
+        for vkey in (config.vkey, finished.new_vkey):
+            assert vkey is not None
+            report = fsck(store, [parse_vkey(vkey)], origin=ORIGIN)
+            assert report.ok, report.findings
+    finally:
+        store.close()
+
+
+def test_an_interrupted_finish_completes_when_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(tmp_path)
+    _append(config, 1)
+    rotate_start(config)
+    real_replace = Path.replace
+    calls = {"n": 0}
+
+    def failing_replace(self: Path, target: Path) -> Path:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing_replace)
+    with pytest.raises(InputError, match=r"finish entry .* is logged"):
+        rotate_finish(config, None)
+    monkeypatch.setattr(Path, "replace", real_replace)
+    finished = rotate_finish(config, None)
+    assert finished is not None
+    store = open_store(config.store_url)
+    try:
+        finishes = [
+            r.idx for r in store.search(kind="key_rotation") if b'"phase":"finish"' in r.body
+        ]
+    finally:
+        store.close()
+    assert finishes == [finished.entry]  # logged once

@@ -401,3 +401,28 @@ def test_a_writer_refuses_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
     finally:
         store.close()
     assert junk.read_bytes() == b"these are my notes, not a database\n" * 200
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE migrations (id INTEGER, migration TEXT, batch INTEGER);"
+        "CREATE TABLE users (x)",
+        "CREATE VIEW v AS SELECT 1",
+    ],
+)
+def test_a_writer_refuses_a_database_that_only_looks_like_a_store(
+    tmp_path: Path, schema: str
+) -> None:
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.executescript(schema)
+    conn.close()
+    before = other.read_bytes()
+    store = open_store(f"sqlite:///{other}")
+    try:
+        with pytest.raises(InputError, match="not a Monday audit store"):
+            store.size()
+    finally:
+        store.close()
+    assert other.read_bytes() == before

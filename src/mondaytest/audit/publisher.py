@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 
 from mondaytest.audit.checkpoint import Checkpoint, carry_cosignatures, sign_checkpoint
-from mondaytest.audit.entries import EntryFormatError, decode_entry
 from mondaytest.audit.merkle import (
     CompactRange,
     ProofError,
@@ -34,7 +33,7 @@ from mondaytest.audit.merkle import (
     verify_consistency,
 )
 from mondaytest.audit.note import NoteSigner
-from mondaytest.audit.rotation_proof import verified_rotation
+from mondaytest.audit.rotation_proof import rotation_entries
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.errors import CheckFailed, ConfigError
 
@@ -61,39 +60,39 @@ def newest_key_rotation(store: AuditStore, origin: str | None = None) -> dict[st
     """The payload of the log's newest ``key_rotation`` entry that both of its keys signed
     (None when there is none). Entries without valid signatures are skipped: anyone who can
     write to the store could append one (``fsck`` reports them)."""
-    origin = origin or store.origin()
-    if origin is None:  # an empty store
-        return None
-    for row in store.search(kind="key_rotation", limit=100):
-        try:
-            payload = dict(decode_entry(row.body, full_check=False).payload)
-        except EntryFormatError:
-            continue
-        if verified_rotation(origin, payload) is not None:
-            return payload
+    for rotation in rotation_entries(store, origin, limit=100):
+        if rotation.keys is not None:
+            return rotation.payload
     return None
 
 
-def _refuse_retired_keys(store: AuditStore, origin: str, signers: Sequence[NoteSigner]) -> None:
-    """Raise :class:`KeyRetired` when a signed ``finish`` rotation retired one of ``signers``'
-    keys and the process does not hold the key that took over (a process opened before the
-    rotation). Any finish entry counts, not only the newest: a copy of an older, genuine one
-    appended later retires nothing new, and cannot stop the key in force."""
-    ours = {getattr(s, "vkey", None) for s in signers}
-    for row in store.search(kind="key_rotation", limit=100):
-        try:
-            payload = dict(decode_entry(row.body, full_check=False).payload)
-        except EntryFormatError:
+def _signers_in_force(
+    store: AuditStore, origin: str, signers: Sequence[NoteSigner]
+) -> list[NoteSigner]:
+    """``signers`` without the keys a signed ``finish`` rotation retired once a checkpoint
+    covered it (the one covering it is still signed by both keys). Raises
+    :class:`KeyRetired` when that leaves none (a process opened before the rotation, holding
+    only the old key). A process opened during the window holds both keys: it goes on with the
+    new one alone. A copy of an older, genuine finish entry appended later retires nothing the
+    process holds, so it cannot stop the key in force."""
+    ours = {getattr(s, "vkey", None): s for s in signers}
+    latest = store.latest_checkpoint()
+    covered = latest.size if latest is not None else 0
+    retired: set[object] = set()
+    for rotation in rotation_entries(store, origin, limit=100):
+        payload = rotation.payload
+        if payload.get("phase") != "finish" or rotation.keys is None:
             continue
-        if payload.get("phase") != "finish" or payload.get("old_vkey") not in ours:
-            continue
-        if payload.get("new_vkey") in ours or verified_rotation(origin, payload) is None:
-            continue
+        if rotation.idx < covered:  # the checkpoint covering the finish is out: it is retired
+            retired.add(payload.get("old_vkey"))
+    kept = [s for vkey, s in ours.items() if vkey not in retired]
+    if signers and not kept:
         raise KeyRetired(
             "the log's key was rotated and this process signs with the retired key: no "
             "checkpoint is signed with it",
             hint="restart the process so it loads the new key (audit.key)",
         )
+    return kept
 
 
 class _Uncached:
@@ -170,7 +169,7 @@ def publish_checkpoint(
     size and ``republish`` is false. Raises :class:`IntegrityError` instead of signing anything
     that does not verify.
     """
-    _refuse_retired_keys(store, origin, signers)
+    signers = _signers_in_force(store, origin, signers)
     with store.snapshot():
         old = store.latest_checkpoint()
         size = store.size()

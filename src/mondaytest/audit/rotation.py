@@ -33,7 +33,7 @@ from mondaytest.audit.log import LogConfig, next_key_file, open_log
 from mondaytest.audit.note import Ed25519Signer
 from mondaytest.audit.opening import open_existing_log
 from mondaytest.audit.publisher import newest_key_rotation, publish_checkpoint
-from mondaytest.audit.rotation_proof import sign_rotation
+from mondaytest.audit.rotation_proof import rotation_entries, sign_rotation
 from mondaytest.audit.store.interface import StoredCheckpoint
 from mondaytest.errors import ConfigError, InputError, MondayError
 
@@ -149,29 +149,31 @@ def rotate_finish(
         )
     old, new = _signers(config)
     with open_existing_log(config, readonly=False) as log:
-        started = newest_key_rotation(log.store, config.origin) or {}
-        if (started.get("phase"), started.get("old_vkey"), started.get("new_vkey")) != (
-            "start",
-            old.vkey,
-            new.vkey,
-        ):
+        last = next((r for r in rotation_entries(log.store, config.origin) if r.keys), None)
+        said = last.payload if last is not None else {}
+        if (said.get("old_vkey"), said.get("new_vkey")) != (old.vkey, new.vkey) or said.get(
+            "phase"
+        ) not in ("start", "finish"):
             raise InputError(
                 f"this store ({config.store_url}) holds no start of a rotation from the current "
                 "key to the one in " + str(nxt),
                 hint="run `monday audit rotate-key` (without --finish) on the log's own store "
                 "first, and let verifiers take the new vkey during the window",
             )
-        entry = log.append(
-            "key_rotation",
-            {
-                "phase": "finish",
-                "old_vkey": old.vkey,
-                "new_vkey": new.vkey,
-                "reason": reason,
-                **sign_rotation(config.origin, "finish", old, new),
-            },
-            durability="sequenced",
-        )
+        if last is not None and said.get("phase") == "finish":
+            entry: int | None = last.idx  # logged by a --finish that stopped before the swap
+        else:
+            entry = log.append(
+                "key_rotation",
+                {
+                    "phase": "finish",
+                    "old_vkey": old.vkey,
+                    "new_vkey": new.vkey,
+                    "reason": reason,
+                    **sign_rotation(config.origin, "finish", old, new),
+                },
+                durability="sequenced",
+            )
         cp = publish_checkpoint(log.store, config.origin, [old, new], republish=True)
     assert entry is not None
     assert cp is not None

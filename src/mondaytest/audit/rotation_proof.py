@@ -16,12 +16,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from mondaytest.audit.entries import EntryFormatError, decode_entry
 from mondaytest.audit.note import Ed25519Signer, Ed25519Verifier, parse_vkey
+from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import MondayError
 
-__all__ = ["ROTATION_CONTEXT", "rotation_statement", "sign_rotation", "verified_rotation"]
+__all__ = [
+    "ROTATION_CONTEXT",
+    "RotationEntry",
+    "rotation_entries",
+    "rotation_statement",
+    "sign_rotation",
+    "verified_rotation",
+]
 
 ROTATION_CONTEXT = b"\x00monday.audit/key-rotation/v1\n"
 """The first line of every rotation statement (domain separation from signed notes)."""
@@ -65,3 +76,32 @@ def verified_rotation(
     if not (old.verify(text, raw[0]) and new.verify(text, raw[1])):
         return None
     return old, new
+
+
+@dataclass(frozen=True)
+class RotationEntry:
+    """One ``key_rotation`` entry of a log, as read back."""
+
+    idx: int
+    """Its index."""
+    payload: dict[str, Any]
+    """Its payload."""
+    keys: tuple[Ed25519Verifier, Ed25519Verifier] | None
+    """The old and new keys when both signatures verify (:func:`verified_rotation`)."""
+
+
+def rotation_entries(
+    store: AuditStore, origin: str | None = None, *, limit: int = 100_000
+) -> Iterator[RotationEntry]:
+    """The log's ``key_rotation`` entries, newest first (through the store's kind index), each
+    with its keys when its signatures verify. Entries whose bytes do not decode are skipped:
+    fsck reports those."""
+    origin = origin or store.origin()
+    if origin is None:  # an empty store
+        return
+    for row in store.search(kind="key_rotation", limit=limit):
+        try:
+            payload = dict(decode_entry(row.body, full_check=False).payload)
+        except EntryFormatError:
+            continue
+        yield RotationEntry(row.idx, payload, verified_rotation(origin, payload))

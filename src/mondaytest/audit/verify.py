@@ -43,7 +43,7 @@ from mondaytest.audit.merkle import (
     root_at,
     verify_consistency,
 )
-from mondaytest.audit.note import Ed25519Verifier, NoteError, NoteVerifier, parse_vkey
+from mondaytest.audit.note import NoteError, NoteVerifier, parse_vkey
 from mondaytest.audit.policy import Policy, PolicyResult, QuorumNotMet
 from mondaytest.audit.receipt import (
     Receipt,
@@ -52,7 +52,7 @@ from mondaytest.audit.receipt import (
     prove_entry,
     verify_receipt,
 )
-from mondaytest.audit.rotation_proof import verified_rotation
+from mondaytest.audit.rotation_proof import rotation_entries
 from mondaytest.audit.store.interface import AuditStore, StoredCheckpoint
 from mondaytest.audit.tiles import TilesReport, export_directory, verify_tiles
 from mondaytest.errors import CheckFailed, InputError, MondayError
@@ -231,18 +231,11 @@ def follow_rotations(
     never followed: writing to the store is not enough to introduce a key (:func:`fsck`
     reports such an entry).
     """
-    log_origin = origin or store.origin()
-    if log_origin is None:  # an empty store
-        return list(verifiers)
-    rotations: list[tuple[int, str, tuple[Ed25519Verifier, Ed25519Verifier]]] = []
-    for row in store.search(kind="key_rotation", limit=100_000):
-        try:
-            payload = decode_entry(row.body).payload
-        except MondayError:
-            continue
-        keys = verified_rotation(log_origin, payload)
-        if keys is not None:
-            rotations.append((row.idx, str(payload["phase"]), keys))
+    rotations = [
+        (r.idx, str(r.payload["phase"]), r.keys)
+        for r in rotation_entries(store, origin)
+        if r.keys is not None
+    ]
     if not rotations:
         return list(verifiers)
     rotations.sort(key=lambda r: r[0])
@@ -267,8 +260,8 @@ def follow_rotations(
             old, new = (_identity(k) for k in keys)
             if old not in trusted and new not in trusted:
                 continue
-            if old in retired and retired[old] <= idx:
-                continue  # a retired key starts nothing
+            if any(k in retired and retired[k] <= idx for k in (old, new)):
+                continue  # a retired key takes part in no later rotation, on either side
             for cp in stored:
                 size = covered.get(cp.seq)
                 if size is None:
@@ -282,7 +275,8 @@ def follow_rotations(
                 trusted.setdefault(old, keys[0])
                 trusted.setdefault(new, keys[1])
                 if phase == "finish":
-                    retired[old] = min(retired.get(old, idx + 1), idx + 1)
+                    limit = _retirement_size(stored, idx, keys[1], origin)
+                    retired[old] = min(retired.get(old, limit), limit)
                     covered.clear()  # what the retired key vouches for has changed
                 followed.add(idx)
                 changed = True
@@ -292,21 +286,27 @@ def follow_rotations(
     return effective()
 
 
+def _retirement_size(
+    stored: Sequence[StoredCheckpoint], idx: int, new_key: NoteVerifier, origin: str | None
+) -> int:
+    """The last size the old key of the finish at ``idx`` may sign: that of the first stored
+    checkpoint (in publication order) covering the finish and signed by the new key (the
+    dual-signed one, whatever was appended meanwhile), else ``idx + 1``. Only the new key's
+    holder can move it: a checkpoint signed by the retired key alone does not count."""
+    for cp in stored:
+        if cp.size <= idx:
+            continue
+        try:
+            return open_checkpoint(cp.note, [new_key], origin=origin).size
+        except MondayError:
+            continue
+    return idx + 1
+
+
 def unsigned_rotations(store: AuditStore, origin: str | None = None) -> list[int]:
     """Indexes of ``key_rotation`` entries whose two signatures do not verify (not written by
     ``monday audit rotate-key``: :func:`follow_rotations` ignores them), ascending."""
-    log_origin = origin or store.origin()
-    bad: list[int] = []
-    if log_origin is None:  # an empty store
-        return bad
-    for row in store.search(kind="key_rotation", limit=100_000):
-        try:
-            payload = decode_entry(row.body).payload
-        except MondayError:
-            continue  # unreadable bytes: the entry checks report it
-        if verified_rotation(log_origin, payload) is None:
-            bad.append(row.idx)
-    return sorted(bad)
+    return sorted(r.idx for r in rotation_entries(store, origin) if r.keys is None)
 
 
 def _compare_columns(

@@ -683,12 +683,22 @@ class SQLiteStore:
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
         """Refuse a SQLite database that holds other tables and no Monday schema: a writer
         adds its tables only to a new or empty file, or to a Monday audit store."""
-        tables = {
-            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        objects = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
         }
-        if tables and "migrations" not in tables:
+        if not objects:
+            return  # a new or empty file: the writer creates the store in it
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(migrations)")}
+        ours = {"version", "name", "applied_at"} <= columns and (
+            objects == {"migrations"} or "meta" in objects  # a creation cut short, or a store
+        )
+        if not ours:
             conn.close()
-            shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+            shown = ", ".join(sorted(objects)[:5]) + (", …" if len(objects) > 5 else "")
             raise InputError(
                 f"{self.path} is not a Monday audit store (a SQLite database that holds "
                 f"{shown}); nothing was written",
