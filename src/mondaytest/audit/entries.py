@@ -97,6 +97,7 @@ __all__ = [
     "WaiverPayload",
     "decode_entry",
     "draft_decision",
+    "draft_entry",
     "draft_many",
     "draft_state_change",
     "encode_entry",
@@ -1307,6 +1308,21 @@ def draft_decision(
     fields = _envelope("decision", body, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
     parts = _check_draft(fields, _open_fields(DecisionPayload, payload))
     return _draft_of(fields, parts, is_decision=True, is_config=False)
+
+
+def draft_entry(
+    kind: str,
+    payload: Mapping[str, Any] | Payload,
+    *,
+    origin: str,
+    actor: str | None = None,
+    entry_id: str | None = None,
+    ts: str | None = None,
+) -> EntryDraft:
+    """:func:`draft_decision` for ``kind="decision"``, else :func:`draft_state_change`."""
+    if kind == "decision":
+        return draft_decision(payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
+    return draft_state_change(kind, payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
 
 
 def draft_many(

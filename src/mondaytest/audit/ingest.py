@@ -13,11 +13,12 @@ happened. A line with a duplicate key is refused too (which value would count?).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mondaytest.audit.entries import EntryDraft, draft_decision, draft_state_change
+from mondaytest.audit.entries import EntryDraft, draft_entry
 from mondaytest.audit.store.interface import AuditStore
 from mondaytest.errors import InputError, Location, MondayError
 
@@ -95,22 +96,7 @@ def _one(obj: Any, source: str, number: int, draft: Drafter) -> EntryDraft:
 def drafter_for(origin: str) -> Drafter:
     """A drafter for the log ``origin`` that needs no open store: lines are checked before the
     store is opened (or created), so bad input leaves nothing behind."""
-
-    def draft(
-        kind: str,
-        payload: Any,
-        *,
-        actor: str | None = None,
-        entry_id: str | None = None,
-        ts: str | None = None,
-    ) -> EntryDraft:
-        if kind == "decision":
-            return draft_decision(payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts)
-        return draft_state_change(
-            kind, payload, origin=origin, actor=actor, entry_id=entry_id, ts=ts
-        )
-
-    return draft
+    return functools.partial(draft_entry, origin=origin)
 
 
 def drafts_from_lines(

@@ -46,6 +46,7 @@ from mondaytest.audit.entries import (
     Payload,
     decode_entry,
     draft_decision,
+    draft_entry,
     draft_many,
     draft_state_change,
     utc_timestamp,
@@ -271,13 +272,7 @@ class AuditLog:
         ts: str | None = None,
     ) -> EntryDraft:
         """Validate an entry without writing it (``kind="decision"`` for a decision)."""
-        if kind == "decision":
-            return draft_decision(
-                payload, origin=self.origin, actor=actor, entry_id=entry_id, ts=ts
-            )
-        return draft_state_change(
-            kind, payload, origin=self.origin, actor=actor, entry_id=entry_id, ts=ts
-        )
+        return draft_entry(kind, payload, origin=self.origin, actor=actor, entry_id=entry_id, ts=ts)
 
     def append(
         self,

@@ -79,6 +79,19 @@ def _signers(config: LogConfig) -> tuple[Ed25519Signer, Ed25519Signer]:
     return old, new
 
 
+def _rotation_payload(
+    origin: str, phase: str, old: Ed25519Signer, new: Ed25519Signer, reason: str | None
+) -> dict[str, str | None]:
+    """A ``key_rotation`` payload, signed by both keys."""
+    return {
+        "phase": phase,
+        "old_vkey": old.vkey,
+        "new_vkey": new.vkey,
+        "reason": reason,
+        **sign_rotation(origin, phase, old, new),
+    }
+
+
 def rotate_start(config: LogConfig, *, reason: str = "scheduled") -> RotationResult:
     """Create the next key, log the start of the rotation, publish a dual-signed checkpoint."""
     nxt = next_key_path(config)
@@ -93,13 +106,7 @@ def rotate_start(config: LogConfig, *, reason: str = "scheduled") -> RotationRes
         try:
             entry = log.append(
                 "key_rotation",
-                {
-                    "phase": "start",
-                    "old_vkey": old.vkey,
-                    "new_vkey": new.vkey,
-                    "reason": reason,
-                    **sign_rotation(config.origin, "start", old, new),
-                },
+                _rotation_payload(config.origin, "start", old, new, reason),
                 durability="sequenced",
             )
             cp = publish_checkpoint(log.store, config.origin, [old, new], republish=True)
@@ -165,13 +172,7 @@ def rotate_finish(
         else:
             entry = log.append(
                 "key_rotation",
-                {
-                    "phase": "finish",
-                    "old_vkey": old.vkey,
-                    "new_vkey": new.vkey,
-                    "reason": reason,
-                    **sign_rotation(config.origin, "finish", old, new),
-                },
+                _rotation_payload(config.origin, "finish", old, new, reason),
                 durability="sequenced",
             )
         cp = publish_checkpoint(log.store, config.origin, [old, new], republish=True)
