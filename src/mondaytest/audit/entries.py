@@ -1416,9 +1416,7 @@ def _draft_one(
     kind: str, payload: Mapping[str, Any] | Payload, origin: str, actor: str | None, pos: int
 ) -> EntryDraft:
     try:
-        if kind == "decision":
-            return draft_decision(payload, origin=origin, actor=actor)
-        return draft_state_change(kind, payload, origin=origin, actor=actor)
+        return draft_entry(kind, payload, origin=origin, actor=actor)
     except InputError as exc:
         raise _at(pos, exc) from None
 

@@ -643,11 +643,7 @@ class SQLiteStore:
         if "migrations" in tables:
             version = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"audit store {self.path} has schema v{version}, newer than this Monday "
-                f"(v{SCHEMA_VERSION})",
-                hint="upgrade Monday to read it",
-            )
+            raise self._newer_schema(version)
         missing = _STORE_TABLES - tables
         if version >= _OLDEST_READABLE and not missing:
             return
@@ -679,6 +675,14 @@ class SQLiteStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _newer_schema(self, version: int) -> StoreError:
+        """The error for a store written by a newer Monday."""
+        return StoreError(
+            f"audit store {self.path} has schema v{version}, newer than this Monday "
+            f"(v{SCHEMA_VERSION})",
+            hint="upgrade Monday to read it",
+        )
 
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
         """Refuse a SQLite database that holds other tables and no Monday schema: a writer
@@ -713,11 +717,7 @@ class SQLiteStore:
             )
             current = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0] or 0
             if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"audit store {self.path} has schema v{current}, newer than this Monday "
-                    f"(v{SCHEMA_VERSION})",
-                    hint="upgrade Monday to read it",
-                )
+                raise self._newer_schema(current)
             if current == SCHEMA_VERSION:
                 return
             conn.execute("BEGIN IMMEDIATE")
